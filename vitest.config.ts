@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest run over every package (each package's vitest.config.ts is a project), so CI gets
+// one JSON report to count from.
+export default defineConfig({
+  test: {
+    projects: ['packages/*'],
+  },
+});
