@@ -36,6 +36,13 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest in-flight message (its reply may be lost). */
+  freeFirstOne(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.size;
+    this.count--;
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

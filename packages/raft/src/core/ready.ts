@@ -35,6 +35,10 @@ export interface UnsafeFlags {
   readonly commitPriorTermByCount?: boolean;
   /** Grant votes without the log up-to-date check (violates the election restriction). */
   readonly voteIgnoresLog?: boolean;
+  /** Followers acknowledge entries before storage made them durable (a crash loses acknowledged data). */
+  readonly ackBeforePersist?: boolean;
+  /** The leader answers read-index requests from its own commit index without a quorum round (stale reads). */
+  readonly readWithoutQuorum?: boolean;
 }
 
 /** Durable state the core starts from. */
