@@ -117,8 +117,8 @@ export class Reassembler {
     if (this.sweeper) return;
     // Sweeping at a fraction of the timeout bounds how late an expiry is noticed.
     const every = Math.max(1, Math.ceil(this.opts.timeoutMs / 4));
+    // Not unref'd: close() clears it, and a visible handle lets leak checks see a forgotten close.
     this.sweeper = setInterval(() => this.expire(), every);
-    this.sweeper.unref();
   }
 
   private disarmSweeper(): void {
