@@ -1,0 +1,347 @@
+/**
+ * The segmented file log of one group.
+ *
+ * Every call updates the in-memory state (index, segment sizes) at once, so `firstIndex`,
+ * `lastIndex`, `term` and the layout of every later write are known when the call is made; the
+ * file work is queued and runs strictly in call order. An append is one buffer, one positional
+ * write and (with `sync: 'always'`) one fdatasync.
+ *
+ * Reads run concurrently with writes. A read waits only for queued appends whose entries it needs
+ * to be written (not synced); calls that destroy bytes (truncation, compaction) wait for the reads
+ * made before them, so a read never sees its bytes change under it.
+ */
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptionError, LogCompactedError, LogRangeError, StorageError, type LogEntry, type LogStore, type Logger } from '@tessera/raft';
+import { wordsOf } from './crc32c.js';
+import { fsyncDir, readFull, writeAll } from './durable-fs.js';
+import type { EntryIndex } from './entry-index.js';
+import { FIRST_INDEX_FILE, writeFirstIndex } from './first-index.js';
+import { encodedSize, encodeRecords, entryType, HEADER_BYTES, newHeader, recordValid } from './record.js';
+import { recoverLog } from './recover.js';
+import { Segment } from './segment.js';
+import { asStorageError } from './storage-error.js';
+import type { SyncPolicy } from './options.js';
+
+export interface FileLogStoreOptions {
+  /** The group's log directory (exists). */
+  readonly dir: string;
+  readonly group: string;
+  readonly sync: SyncPolicy;
+  readonly syncIntervalMs: number;
+  readonly segmentBytes: number;
+  readonly logger: Logger;
+}
+
+/** An append whose bytes are not written yet: reads of its entries wait for `written`. */
+interface PendingWrite {
+  readonly lo: number;
+  readonly written: Promise<void>;
+}
+
+/** A contiguous run of records in one segment, captured when a read is made. */
+interface Span {
+  readonly seg: Segment;
+  readonly start: number;
+  readonly end: number;
+  readonly lo: number;
+  readonly count: number;
+}
+
+const noop = (): void => {};
+
+export class FileLogStore implements LogStore {
+  private tail: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+  private readonly pending: PendingWrite[] = [];
+  private readonly reads = new Set<Promise<unknown>>();
+  private syncTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly opts: FileLogStoreOptions,
+    private readonly idx: EntryIndex,
+    /** Oldest first; the last one takes appends. */
+    private readonly segments: Segment[],
+    private nextSeq: number,
+  ) {}
+
+  /** Recovers the log in `opts.dir` (see recover.ts) and opens it for appends. */
+  static async open(opts: FileLogStoreOptions): Promise<FileLogStore> {
+    const r = await recoverLog(opts.dir, { sync: opts.sync !== 'never', logger: opts.logger, group: opts.group });
+    return new FileLogStore(opts, r.index, r.segments, r.nextSeq);
+  }
+
+  firstIndex(): number {
+    return this.idx.first;
+  }
+
+  lastIndex(): number {
+    return this.idx.last;
+  }
+
+  append(entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const refused = this.refuse();
+    if (refused) return refused;
+    const expect = this.idx.last + 1;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i]!.index !== expect + i) {
+        return Promise.reject(new LogRangeError(`append: expected index ${expect + i}, got ${entries[i]!.index} (group ${this.opts.group})`));
+      }
+    }
+    const size = encodedSize(entries);
+    const prev = this.segments[this.segments.length - 1];
+    let seg = prev;
+    const roll = seg === undefined || (seg.size > 0 && seg.size + size > this.opts.segmentBytes);
+    if (roll) {
+      seg = Segment.at(this.opts.dir, this.nextSeq++, expect, 0);
+      this.segments.push(seg);
+    }
+    const target = seg!;
+    const base = target.size;
+    // One buffer per call, records encoded straight into it: no per-entry allocation.
+    const buf = Buffer.allocUnsafeSlow(size);
+    const idx = this.idx;
+    encodeRecords(entries, buf, wordsOf(buf.buffer), (i, off) => {
+      const e = entries[i]!;
+      idx.push(target.seq, base + off, e.data.byteLength, e.term);
+    });
+    target.size += size;
+
+    let markWritten = noop;
+    const pw: PendingWrite = { lo: expect, written: new Promise<void>((r) => (markWritten = r)) };
+    this.pending.push(pw);
+    const settled = () => {
+      const at = this.pending.indexOf(pw);
+      if (at >= 0) this.pending.splice(at, 1);
+      markWritten();
+    };
+    const sync = this.opts.sync;
+    return this.enqueue(
+      'append',
+      async () => {
+        let fh;
+        if (roll) {
+          // The previous segment must be durable before a newer one exists (recovery relies on it).
+          if (prev?.dirty && sync !== 'never') await this.syncSegment(prev);
+          fh = await target.create();
+          if (sync !== 'never') await fsyncDir(this.opts.dir);
+        } else fh = await target.handle();
+        await writeAll(fh, buf, size, base);
+        settled();
+        if (sync === 'always') await fh.datasync();
+        else {
+          target.dirty = true;
+          if (sync === 'interval') this.scheduleSync();
+        }
+      },
+      settled,
+    );
+  }
+
+  truncateSuffix(from: number): Promise<void> {
+    const refused = this.refuse();
+    if (refused) return refused;
+    if (from < this.idx.first) {
+      return Promise.reject(new LogRangeError(`truncateSuffix(${from}) below first index ${this.idx.first} (group ${this.opts.group})`));
+    }
+    if (from > this.idx.last) return this.enqueue('truncate', async () => {});
+    const seq = this.idx.segment(from);
+    const offset = this.idx.offset(from);
+    const at = this.segments.findIndex((s) => s.seq === seq);
+    const seg = this.segments[at]!;
+    const later = this.segments.splice(at + 1);
+    seg.size = offset;
+    this.idx.truncateFrom(from);
+    const readers = [...this.reads];
+    const sync = this.opts.sync !== 'never';
+    return this.enqueue('truncate', async () => {
+      await Promise.allSettled(readers);
+      // Newest first, so a crash part-way leaves a shorter but gap-free log.
+      for (const s of later.reverse()) {
+        await s.close();
+        await unlink(s.path);
+        if (sync) await fsyncDir(this.opts.dir);
+      }
+      const fh = await seg.handle();
+      await fh.truncate(offset);
+      // Always durable, whatever the policy: a later append must never land on top of stale records.
+      if (sync) await fh.datasync();
+      seg.dirty = false;
+    });
+  }
+
+  compactPrefix(upTo: number): Promise<void> {
+    const refused = this.refuse();
+    if (refused) return refused;
+    if (upTo < this.idx.first) return this.enqueue('compact', async () => {});
+    const first = upTo + 1;
+    let drop: Segment[];
+    if (upTo >= this.idx.last) {
+      drop = this.segments.splice(0);
+      this.idx.reset(first);
+    } else {
+      let n = 0;
+      while (n + 1 < this.segments.length && this.segments[n + 1]!.first <= first) n++;
+      drop = this.segments.splice(0, n);
+      this.idx.dropBefore(first);
+    }
+    const readers = [...this.reads];
+    const sync = this.opts.sync !== 'never';
+    return this.enqueue('compact', async () => {
+      await Promise.allSettled(readers);
+      // The marker first, then deletions oldest first: a crash in between leaves segments that
+      // recovery recognises as compacted and deletes.
+      await writeFirstIndex(join(this.opts.dir, FIRST_INDEX_FILE), first, sync);
+      for (const s of drop) {
+        await s.close();
+        await unlink(s.path);
+      }
+      if (drop.length > 0 && sync) await fsyncDir(this.opts.dir);
+    });
+  }
+
+  entries(lo: number, hi: number, maxBytes?: number): Promise<LogEntry[]> {
+    const refused = this.refuse() ?? this.checkRange(lo, hi);
+    if (refused) return refused as Promise<never>;
+    if (lo === hi) return Promise.resolve([]);
+    let end = hi;
+    if (maxBytes !== undefined) {
+      let bytes = 0;
+      for (let i = lo; i < hi; i++) {
+        bytes += this.idx.length(i);
+        if (bytes >= maxBytes) {
+          end = i + 1;
+          break;
+        }
+      }
+    }
+    const spans = this.plan(lo, end);
+    let wait: Promise<void> | undefined;
+    for (const p of this.pending) if (p.lo < end) wait = p.written;
+    const read = this.readSpans(spans, wait);
+    this.reads.add(read);
+    const forget = () => this.reads.delete(read);
+    read.then(forget, forget);
+    return read;
+  }
+
+  term(index: number): Promise<number> {
+    const refused = this.refuse() ?? this.checkRange(index, index + 1);
+    if (refused) return refused as Promise<never>;
+    return Promise.resolve(this.idx.term(index));
+  }
+
+  /** Waits for queued writes, makes everything durable and releases the files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    await this.tail;
+    await Promise.allSettled([...this.reads]);
+    try {
+      if (!this.failure && this.opts.sync !== 'never') for (const s of this.segments) if (s.dirty) await this.syncSegment(s);
+    } finally {
+      for (const s of this.segments) await s.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private refuse(): Promise<never> | undefined {
+    if (this.closed) return Promise.reject(new StorageError(`log of group ${this.opts.group} is closed`));
+    if (this.failure) return Promise.reject(new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure }));
+    return undefined;
+  }
+
+  private checkRange(lo: number, hi: number): Promise<never> | undefined {
+    const first = this.idx.first;
+    const last = this.idx.last;
+    if (lo < first) return Promise.reject(new LogCompactedError(lo, first));
+    if (hi > last + 1) return Promise.reject(new LogRangeError(`range [${lo}, ${hi}) beyond last index ${last} (group ${this.opts.group})`));
+    if (hi < lo) return Promise.reject(new LogRangeError(`range [${lo}, ${hi}) is reversed`));
+    return undefined;
+  }
+
+  /**
+   * Runs `task` after every earlier one. After a failure nothing else runs: the in-memory state no
+   * longer matches the files, so every later call fails too. `always` runs whether or not `task` did.
+   */
+  private enqueue(what: string, task: () => Promise<void>, always?: () => void): Promise<void> {
+    const run = async (): Promise<void> => {
+      try {
+        if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure });
+        await task();
+      } catch (err) {
+        const e = asStorageError(err, `${what} failed in group ${this.opts.group}`);
+        this.failure ??= e;
+        throw e;
+      } finally {
+        always?.();
+      }
+    };
+    const p = this.tail.then(run);
+    this.tail = p.catch(noop);
+    return p;
+  }
+
+  private async syncSegment(s: Segment): Promise<void> {
+    s.dirty = false;
+    await (await s.handle()).datasync();
+  }
+
+  /** `interval` policy: one fdatasync of every dirty segment `syncIntervalMs` after the first unsynced write. */
+  private scheduleSync(): void {
+    if (this.syncTimer || this.closed) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.enqueue('sync', async () => {
+        for (const s of this.segments) if (s.dirty) await this.syncSegment(s);
+      }).catch(noop);
+    }, this.opts.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  /** The spans of records `[lo, end)`, captured now so later calls cannot redirect the read. */
+  private plan(lo: number, end: number): Span[] {
+    const spans: Span[] = [];
+    const idx = this.idx;
+    let i = lo;
+    while (i < end) {
+      const seq = idx.segment(i);
+      const start = idx.offset(i);
+      let j = i + 1;
+      while (j < end && idx.segment(j) === seq) j++;
+      const stop = idx.offset(j - 1) + HEADER_BYTES + idx.length(j - 1);
+      spans.push({ seg: this.segments.find((s) => s.seq === seq)!, start, end: stop, lo: i, count: j - i });
+      i = j;
+    }
+    return spans;
+  }
+
+  private async readSpans(spans: Span[], wait: Promise<void> | undefined): Promise<LogEntry[]> {
+    if (wait) await wait;
+    if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed: ${this.failure.message}`, { cause: this.failure });
+    const out: LogEntry[] = [];
+    const h = newHeader();
+    for (const span of spans) {
+      const n = span.end - span.start;
+      const buf = Buffer.allocUnsafeSlow(n);
+      const got = await readFull(await span.seg.handle(), buf, 0, n, span.start);
+      const dv = new DataView(buf.buffer, buf.byteOffset, n);
+      const words = wordsOf(buf.buffer);
+      let off = 0;
+      for (let k = 0; k < span.count; k++) {
+        const index = span.lo + k;
+        if (!recordValid(buf, dv, words, off, got, h) || h.index !== index) {
+          throw new CorruptionError(`${span.seg.path}: record of index ${index} at offset ${span.start + off} is damaged (group ${this.opts.group})`);
+        }
+        out.push({ index, term: h.term, type: entryType(h.type), data: new Uint8Array(buf.buffer, buf.byteOffset + off + HEADER_BYTES, h.length) });
+        off += HEADER_BYTES + h.length;
+      }
+    }
+    return out;
+  }
+}
