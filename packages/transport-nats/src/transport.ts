@@ -312,8 +312,11 @@ export class NatsTransport implements Transport {
         if (!whole) return;
         body = whole;
       } else {
-        // Decoded entries are views into the body; copying detaches them from the socket's read buffer.
-        body = env.body.slice();
+        body = env.body;
+        // Decoded entries are views into the body, and entries can live long in a log. A small
+        // payload shares its buffer with the rest of a socket read: copy it so it pins only itself.
+        // A large one already has a buffer of its own (the client assembled it), so keep it.
+        if (body.byteLength < body.buffer.byteLength / 2) body = body.slice();
       }
       let batch;
       try {
