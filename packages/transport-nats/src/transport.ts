@@ -178,6 +178,8 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     const wasRunning = this.state === 'running';
+    // Draining a connection that is down would only wait out the timeout.
+    const drain = wasRunning && this.connected && this.opts.drainTimeoutMs > 0;
     if (wasRunning) this.flush();
     this.state = 'closed';
     this.connected = false;
@@ -193,7 +195,7 @@ export class NatsTransport implements Transport {
       await this.starting?.catch(() => {});
       return;
     }
-    if (wasRunning && !nc.isClosed() && this.opts.drainTimeoutMs > 0) {
+    if (drain && !nc.isClosed()) {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.drainTimeoutMs)));
       await Promise.race([nc.drain().catch(() => {}), timedOut]);

@@ -113,3 +113,17 @@ describe('NATS server restart', () => {
       .toBe(true);
   }, 30_000);
 });
+
+describe('close while the server is down', () => {
+  it('returns without waiting for the drain timeout', async () => {
+    const nats = await server();
+    const a = await ep('a', nats, { drainTimeoutMs: 20_000 });
+    await nats.kill('SIGKILL');
+    await expect.poll(() => a.t.stats().connected).toBe(false);
+    a.t.send('b', [heartbeat('a', 'b', 1)]);
+    const t0 = performance.now();
+    await a.t.close();
+    // Far below drainTimeoutMs: close() did not try to drain a dead connection.
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+});
