@@ -2,8 +2,9 @@
  * Opening a log: scan every segment, rebuild the in-memory index, repair a torn tail.
  *
  * - Records must carry consecutive indices across all segments; the first one held must not lie
- *   above the log's first index (the compaction marker, or 1).
- * - A damaged record (checksum, framing or index mismatch) at the end of the last segment is a
+ *   above the log's first index (the compaction marker, or 1). An intact record out of sequence
+ *   means records are missing: reported.
+ * - A damaged record (checksum or framing) at the end of the last segment is a
  *   write interrupted by a crash: the file is truncated to the last intact record. It counts as
  *   the end only if nothing after it belongs to a later append call; an intact record of a later
  *   call means acknowledged data was damaged, which is reported, never skipped.
@@ -56,7 +57,9 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
   const index = new EntryIndex();
   index.reset(first);
   const segments: Segment[] = [];
-  let expected: number | undefined;
+  // Without a compaction marker the log must start at index 1; with one, the first segment may
+  // begin with compacted records of unknown index.
+  let expected: number | undefined = marker === undefined ? 1 : undefined;
   for (let k = start; k < seqs.length; k++) {
     const seq = seqs[k]!;
     const path = join(dir, segmentName(seq));
@@ -130,6 +133,10 @@ function scanSegment(
       continue;
     }
     const detail = describeDamage(bytes, dv, off, intact, h, expected);
+    if (intact) {
+      // An intact record in the wrong place is not a torn write: records are missing or misplaced.
+      throw new CorruptionError(`${path}: record at offset ${off} ${detail}: records are missing or out of place`);
+    }
     if (!isLast) {
       throw new CorruptionError(`${path}: damaged record at offset ${off} (${detail}) in a segment followed by a newer one`);
     }

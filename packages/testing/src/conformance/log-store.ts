@@ -22,6 +22,7 @@ import { logStoreTests } from './storage-log-tests.js';
 
 export type { StorageHarness } from './storage-harness.js';
 export { payload, entry, entries, expectSameEntries, expectSameBytes, readAll } from './storage-harness.js';
+export { crashWorkload, crashPayload, runCrashCycles, type CrashCycleOptions, type CrashReport } from './storage-crash.js';
 
 /** Registers the log store, hard state and engine conformance tests for `name` with vitest. */
 export function storageEngineSuite(name: string, makeHarness: () => StorageHarness | Promise<StorageHarness>): void {

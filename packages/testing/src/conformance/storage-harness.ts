@@ -152,17 +152,7 @@ export async function expectFailure(fn: () => unknown, what = ''): Promise<unkno
   throw new Error(`${what} expected to fail`);
 }
 
-/** Seeded PRNG (mulberry32) for the randomized tests; the seed is printed on failure. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './storage-model.js';
 
 /** Reads a whole log back with `entries`, paging with `maxBytes` to also exercise partial reads. */
 export async function readAll(log: GroupStorage['log'], pageBytes = Infinity): Promise<LogEntry[]> {
