@@ -45,6 +45,11 @@ export class Reassembler {
     return this.partials.size;
   }
 
+  /** True while the sweep timer runs (only while something is incomplete). */
+  get sweeping(): boolean {
+    return this.sweeper !== undefined;
+  }
+
   /** Bytes reserved by incomplete messages. */
   get reservedBytes(): number {
     return this.reserved;
