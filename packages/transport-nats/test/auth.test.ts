@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createUser } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServer } from '@tessera/testing/servers';
 import { natsTransport, type NatsTransportOptions } from '../src/index.js';
@@ -104,5 +108,43 @@ describe('subject permissions', () => {
     } finally {
       await Promise.all([a.t.close(), b.t.close()]);
     }
+  });
+});
+
+describe('nkey authentication', () => {
+  const user = createUser();
+  const seed = new TextDecoder().decode(user.getSeed());
+  let nats: NatsServer;
+  let dir: string;
+  beforeAll(async () => {
+    nats = await startNatsServer({ config: `authorization { users = [ { nkey: ${user.getPublicKey()} } ] }\n` });
+    dir = mkdtempSync(join(tmpdir(), 'tessera-nkey-'));
+  });
+  afterAll(async () => {
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('connects with the seed inline or from a file, and delivers', async () => {
+    const seedFile = join(dir, 'n2.nk');
+    writeFileSync(seedFile, `${seed}\n`, { mode: 0o600 });
+    const a = await endpoint('a', { servers: nats.url, clusterId: 'nkey', nkeySeed: seed });
+    const b = await endpoint('b', { servers: nats.url, clusterId: 'nkey', nkeySeedFile: seedFile });
+    try {
+      a.t.send('b', [heartbeat('a', 'b', 4)]);
+      expect((await b.waitFor(1))[0]!.context).toBe(4);
+    } finally {
+      await Promise.all([a.t.close(), b.t.close()]);
+    }
+  });
+
+  it('fails start() for an unknown key or an unreadable seed file', async () => {
+    const other = new TextDecoder().decode(createUser().getSeed());
+    const err = await startFails({ servers: nats.url, clusterId: 'nkey', nkeySeed: other });
+    expect(err).toMatchObject({ code: 'TRANSPORT' });
+    expect(err.message).toMatch(/rejected this node's credentials/);
+    const missing = await startFails({ servers: nats.url, clusterId: 'nkey', nkeySeedFile: join(dir, 'nope.nk') });
+    expect(missing).toMatchObject({ code: 'TRANSPORT' });
+    expect(missing.message).toMatch(/cannot read nkeySeedFile .*nope\.nk/);
   });
 });
