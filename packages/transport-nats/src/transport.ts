@@ -109,7 +109,9 @@ export class NatsTransport implements Transport {
       // The PONG comes after the server processed the SUB (or refused it).
       await nc.flush();
     } catch (err) {
+      const closedMeanwhile = this.isClosed();
       await this.shutdownAfterFailedStart(nc);
+      if (closedMeanwhile) throw new TransportError('transport closed while starting');
       throw new TransportError(`NATS connection lost while subscribing to ${this.subject}: ${(err as Error).message}`, { cause: err });
     }
     if (this.sub.isClosed()) {
@@ -300,7 +302,8 @@ export class NatsTransport implements Transport {
       this.warn('subscription', { err: err.message }, 'NATS subscription error');
       return;
     }
-    if (this.state !== 'running') return;
+    // 'starting' too: peers may already publish between our SUB and the server's PONG.
+    if (this.state !== 'running' && this.state !== 'starting') return;
     const data = msg.data;
     this.counters.payloadsReceived++;
     this.counters.bytesReceived += data.byteLength;
