@@ -1,3 +1,4 @@
+import './scripts/polyfills.mjs';
 import { defineConfig } from 'vitest/config';
 
 // One vitest run over every package (each package's vitest.config.ts is a project), so CI gets

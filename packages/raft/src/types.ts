@@ -83,7 +83,7 @@ export const MessageType = {
   HeartbeatResp: 8,
   /** A follower forwards proposals: `entries` carry data only, `context` is the follower's request id. */
   Prop: 9,
-  /** Leader's answer to Prop: `index` is the first index assigned (or `reject` with the leader hint in `rejectHint` = 0). */
+  /** Leader's answer to Prop: `index` is the first index assigned and `logTerm` their term, `commit` the count (or `reject`). */
   PropResp: 10,
   /** A follower asks the leader for a read index; `context` identifies the request. */
   ReadIndex: 11,

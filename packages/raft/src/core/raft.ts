@@ -67,6 +67,12 @@ export class RaftCore {
   /** No lease reads before this tick (set after a transfer attempt). */
   private leaseBlockedUntil = 0;
 
+  /**
+   * Leader: forwarded proposals already appended, per follower and request id, so a duplicated Prop
+   * message (networks and reconnects duplicate) is answered again instead of appended twice.
+   */
+  private readonly forwardedSeen = new Map<NodeId, Map<number, { index: number; term: number; count: number }>>();
+
   /** Follower: highest index verified against the current leader and waiting to be durable. */
   private pendingAck = 0;
   private pendingAckTo: NodeId = '';
@@ -338,7 +344,7 @@ export class RaftCore {
     // Config entries in the uncommitted tail may still be pending; no new change until they commit.
     this.pendingConfIndex = last;
     // The no-op lets this leader commit (and so learn the commit index) without client traffic.
-    this.appendProposals([EMPTY], EntryType.Noop);
+    if (this.cfg.unsafe?.commitPriorTermByCount !== true) this.appendProposals([EMPTY], EntryType.Noop);
   }
 
   private reset(term: number): void {
@@ -586,7 +592,7 @@ export class RaftCore {
   private stepFollowerReplies(m: Message): void {
     switch (m.type) {
       case MessageType.PropResp:
-        this.propResults.push({ ctx: m.context, index: m.reject ? -1 : m.index, term: m.term, count: m.commit });
+        this.propResults.push({ ctx: m.context, index: m.reject ? -1 : m.index, term: m.logTerm || m.term, count: m.commit });
         return;
       case MessageType.ReadIndexResp:
         this.readStates.push({ ctx: m.context, index: m.reject ? -1 : m.index });
@@ -676,11 +682,9 @@ export class RaftCore {
           }
           return;
         }
-        const wasPaused = pr.isPaused();
-        if (!pr.maybeUpdate(m.index)) {
-          if (wasPaused && pr.state === ProgressState.Probe) this.sendAppend(m.from, pr, false);
-          return;
-        }
+        const updated = pr.maybeUpdate(m.index);
+        // A successful probe that confirms the match we already knew also ends probing.
+        if (!updated && !(pr.state === ProgressState.Probe && pr.match === m.index)) return;
         if (pr.state === ProgressState.Probe) pr.becomeReplicate();
         else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
           pr.becomeProbe();
@@ -841,7 +845,21 @@ export class RaftCore {
     const datas = m.entries.map((e) => e.data);
     let bytes = 0;
     for (const d of datas) bytes += d.byteLength;
-    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || !this.canAccept(bytes)) {
+    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0) {
+      r.reject = true;
+      this.send(r);
+      return;
+    }
+    let seen = this.forwardedSeen.get(m.from);
+    const prior = seen?.get(m.context);
+    if (prior) {
+      r.index = prior.index;
+      r.logTerm = prior.term;
+      r.commit = prior.count;
+      this.send(r);
+      return;
+    }
+    if (!this.canAccept(bytes)) {
       r.reject = true;
       this.send(r);
       return;
@@ -849,8 +867,15 @@ export class RaftCore {
     // Queue the reply before the AppendEntries carrying the entries, so the follower usually
     // learns the indices before the entries arrive.
     r.index = this.log.lastIndex() + 1;
+    r.logTerm = this.term;
     r.commit = datas.length;
     this.send(r);
+    if (!seen) {
+      seen = new Map();
+      this.forwardedSeen.set(m.from, seen);
+    }
+    seen.set(m.context, { index: r.index, term: this.term, count: datas.length });
+    if (seen.size > FORWARDED_SEEN_LIMIT) seen.delete(seen.keys().next().value!);
     this.appendProposals(datas, m.entries[0]!.type === EntryType.Config ? EntryType.Config : EntryType.Normal);
   }
 
@@ -997,5 +1022,7 @@ export class RaftCore {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Forwarded request ids remembered per follower for duplicate detection. */
+const FORWARDED_SEEN_LIMIT = 4096;
 
 export type { ReadRequest };

@@ -31,7 +31,10 @@ export interface CoreConfig {
 
 /** Planted bugs for the simulation's self-test. */
 export interface UnsafeFlags {
-  /** Commit entries of earlier terms by counting replicas (violates Raft Figure 8). */
+  /**
+   * The classic Figure 8 mistake: a new leader appends no no-op and commits entries of earlier
+   * terms by counting replicas.
+   */
   readonly commitPriorTermByCount?: boolean;
   /** Grant votes without the log up-to-date check (violates the election restriction). */
   readonly voteIgnoresLog?: boolean;

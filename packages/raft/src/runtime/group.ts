@@ -210,6 +210,9 @@ export class RaftGroup<R = unknown> {
     const g = new RaftGroup<R>(opts, config, core, snapIndex, snapshots);
     snapshots.attach(g.snapshotHost());
     g.lastPersistedCommit = hardState.commit;
+    // Request ids start at a random point per incarnation: a leader deduplicating forwarded
+    // proposals by (node, id) must not mistake a restarted node's new requests for old ones.
+    g.ctxSeq = Math.floor(random() * 2 ** 20) * 2 ** 32;
     g.now = g.clock.now();
     g.ticker = g.clock.setInterval(config.tickMs, () => g.onTick());
     g.schedule();

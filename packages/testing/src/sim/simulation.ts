@@ -20,6 +20,11 @@ export interface FaultOptions {
   readonly diskLatencyMs: number;
   /** Mean time between nemesis actions (ms). */
   readonly nemesisIntervalMs: number;
+  /**
+   * Leader churn: most actions kill the current leader soon after it took over and restart nodes
+   * quickly, producing the partially replicated terms that Raft's Figure 8 is about.
+   */
+  readonly churn?: boolean;
 }
 
 export const ALL_FAULTS: FaultOptions = {
@@ -261,6 +266,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
 
   // ---------------------------------------------------------------- nemesis
   const nemesisRng = rng.fork();
+  /** Every node loses power at once: only what each disk made durable survives. */
+  const powerFailure = async (): Promise<void> => {
+    trace.add(`t=${sched.now} power failure`);
+    for (const n of nodes) crashNode(n);
+    await sleep(nemesisRng.int(10, 100));
+    for (const n of nodes) await startNode(n);
+  };
   const nemesis = async (): Promise<void> => {
     const maxDown = Math.floor((nNodes - 1) / 2) + (nemesisRng.chance(0.3) ? 1 : 0);
     while (!stopWorkload) {
@@ -268,6 +280,20 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       if (stopWorkload) break;
       const roll = nemesisRng.next();
       const down = nodes.filter((n) => !n.alive);
+      if (faults.churn) {
+        const leader = nodes.find((n) => n.alive && n.group?.role === 'leader');
+        const up = nodes.filter((n) => n.alive);
+        if (roll < 0.35 && leader && down.length < maxDown) crashNode(leader);
+        else if (roll < 0.5 && up.length > 0 && down.length < maxDown) crashNode(nemesisRng.pick(up));
+        else if (roll < 0.55) await powerFailure();
+        else if (roll < 0.9 && down.length > 0) await startNode(nemesisRng.pick(down));
+        else if (roll < 0.95) {
+          const shuffled = [...ids].sort(() => nemesisRng.next() - 0.5);
+          net.partition([shuffled.slice(0, 1), shuffled.slice(1)]);
+          partitions++;
+        } else net.heal();
+        continue;
+      }
       if (faults.crashes && roll < 0.3) {
         const up = nodes.filter((n) => n.alive);
         if (down.length < maxDown && up.length > 0) {
@@ -287,6 +313,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         const b = nemesisRng.pick(ids.filter((x) => x !== a));
         net.cutOneWay(a, b);
         partitions++;
+      } else if (faults.crashes && roll < 0.8) {
+        if (nemesisRng.chance(0.1)) await powerFailure();
       } else if (roll < 0.92) {
         net.heal();
       } else {

@@ -1,0 +1,33 @@
+import { ALL_FAULTS, NO_FAULTS, type SimulationOptions } from './simulation.js';
+
+/** Simulation presets: each stresses a different corner. Options other than the seed. */
+export const PROFILES = {
+  /** 3 voters, every fault on. */
+  default: { nodes: 3, faults: ALL_FAULTS },
+  /** 5 voters, every fault on: more overlapping minorities and majorities. */
+  five: { nodes: 5, faults: ALL_FAULTS },
+  /**
+   * One entry per AppendEntries and one in flight, frequent faults: old-term entries reach a majority
+   * one at a time, which is what Raft's Figure 8 needs.
+   */
+  narrow: { nodes: 5, raft: { maxInflightMsgs: 1, maxMsgBytes: 1 }, faults: { ...ALL_FAULTS, nemesisIntervalMs: 150, diskLatencyMs: 10 } },
+  /** Slow disks and frequent crashes: long windows between "written" and "durable". */
+  'slow-disk': { nodes: 3, faults: { ...ALL_FAULTS, nemesisIntervalMs: 150, diskLatencyMs: 60 } },
+  /** Leaders killed soon after election, quick restarts, 5 voters, one entry per message. */
+  churn: { nodes: 5, raft: { maxInflightMsgs: 1, maxMsgBytes: 1 }, faults: { ...ALL_FAULTS, churn: true, nemesisIntervalMs: 60, diskLatencyMs: 20 } },
+  /** No faults: a baseline. */
+  calm: { nodes: 3, faults: NO_FAULTS },
+} satisfies Record<string, Omit<SimulationOptions, 'seed'>>;
+
+export type ProfileName = keyof typeof PROFILES | 'mixed';
+
+/** The profiles `mixed` rotates through, by seed. */
+const MIXED: (keyof typeof PROFILES)[] = ['default', 'five', 'narrow', 'slow-disk', 'churn'];
+
+/** The options for `seed` under `profile` (`mixed` picks a faulty profile from the seed). */
+export function profileOptions(profile: ProfileName, seed: number): { name: keyof typeof PROFILES; options: Omit<SimulationOptions, 'seed'> } {
+  const name = profile === 'mixed' ? MIXED[seed % MIXED.length]! : profile;
+  const options = PROFILES[name];
+  if (!options) throw new Error(`unknown simulation profile ${profile}`);
+  return { name, options };
+}
