@@ -152,7 +152,9 @@ export class Connection implements FrameSink {
         else throw new FrameError(`batch frame before the connection was selected (state ${this.state})`);
         return;
       case FrameType.Ping:
-        if (this.state !== 'active' && this.state !== 'authenticated') throw new FrameError('ping before authentication');
+      case FrameType.Pong:
+        if (this.state !== 'active' && this.state !== 'authenticated') throw new FrameError('keep-alive before authentication');
+        if (type === FrameType.Ping) this.rawWrite(frame(FrameType.Pong));
         return;
       case FrameType.Hello:
         this.onHello(body);

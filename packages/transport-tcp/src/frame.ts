@@ -27,8 +27,10 @@ export const FrameType = {
   Select: 4,
   /** A batch of Raft messages encoded by @tessera/raft's codec. */
   Batch: 16,
-  /** Keep-alive, empty body. */
+  /** Keep-alive probe, empty body; answered with Pong. */
   Ping: 17,
+  /** Answer to Ping, empty body. Peers may use different idle timeouts, so each side's probe is answered. */
+  Pong: 18,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 

@@ -1,6 +1,7 @@
 import { isIP, createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
-import { encodeBatch, decodeBatch, silentLogger, TransportError, type Logger, type Message, type NodeId, type Transport, type TransportInit } from '@tessera/raft';
+import { encodeBatch, silentLogger, TransportError, type Logger, type Message, type NodeId, type Transport, type TransportInit } from '@tessera/raft';
+import { decodeInboundBatch } from './batch.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { newInstanceId } from './handshake.js';
 import { parseTcpOptions, splitAddress, type PeerResolver, type ResolvedTcpOptions, type TcpTransportOptions } from './options.js';
@@ -421,17 +422,13 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   batch(conn: Connection, body: Uint8Array): void {
-    const batch = decodeBatch(body);
-    if (batch.from !== conn.peerId || batch.to !== this.nodeId) {
-      conn.fail('protocol', `batch from ${JSON.stringify(batch.from)} to ${JSON.stringify(batch.to)} on the connection between ${JSON.stringify(conn.peerId)} and ${JSON.stringify(this.nodeId)}`);
-      return;
-    }
-    this.counters.messagesReceived += batch.messages.length;
-    if (batch.messages.length === 0) return;
+    const messages = decodeInboundBatch(body, conn.peerId!, this.nodeId);
+    this.counters.messagesReceived += messages.length;
+    if (messages.length === 0) return;
     try {
-      this.deliver(batch.messages, batch.from);
+      this.deliver(messages, conn.peerId!);
     } catch (err) {
-      this.log.error({ err, peer: batch.from }, 'deliver callback threw; messages dropped');
+      this.log.error({ err, peer: conn.peerId }, 'deliver callback threw; messages dropped');
     }
   }
 
