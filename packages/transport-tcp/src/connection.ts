@@ -104,7 +104,7 @@ export class Connection implements FrameSink {
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, Math.max(1000, this.host.opts.idleTimeoutMs));
     this.socket.cork();
-    this.rawWrite(preamble());
+    this.rawWrite(preamble(), false);
     this.rawWrite(frame(FrameType.Hello, this.ourHello));
     this.socket.uncork();
   }
