@@ -33,7 +33,7 @@ export function encodedSize(entries: readonly LogEntry[]): number {
 }
 
 /**
- * Encodes `entries` as consecutive records into `out` from byte 0 (`out` must be exactly
+ * Encodes `entries` as consecutive records into `out` from byte 0 (`out` must hold at least
  * {@link encodedSize} long, start at byte 0 of its ArrayBuffer, and `words` must view that
  * ArrayBuffer). Calls `onRecord(i, offset)` with each record's offset so the caller can index it
  * without a second pass.

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { EntryIndex } from '../src/entry-index.js';
+
+describe('EntryIndex', () => {
+  it('matches a plain array across pages through pushes, truncations and compactions', () => {
+    const idx = new EntryIndex();
+    idx.reset(1);
+    let model: { i: number; off: number }[] = [];
+    let first = 1;
+    let x = 7;
+    const rand = (n: number) => {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      return x % n;
+    };
+    for (let step = 0; step < 300; step++) {
+      const r = rand(10);
+      if (r < 6) {
+        const n = rand(40_000);
+        for (let k = 0; k < n; k++) {
+          const i = first + model.length;
+          idx.push(i % 7, i * 3, i % 1000, i * 2);
+          model.push({ i, off: i * 3 });
+        }
+      } else if (r < 8 && model.length > 0) {
+        const from = first + rand(model.length + 1);
+        idx.truncateFrom(from);
+        model.length = from - first;
+      } else {
+        const upTo = first - 1 + rand(model.length + 2);
+        if (upTo >= first + model.length - 1) {
+          idx.reset(upTo + 1);
+          model = [];
+        } else {
+          idx.dropBefore(upTo + 1);
+          model = model.slice(upTo + 1 - first);
+        }
+        if (upTo + 1 > first) first = upTo + 1;
+      }
+      expect([idx.first, idx.last], `step ${step}`).toEqual([first, first + model.length - 1]);
+      for (const probe of [0, model.length >> 1, model.length - 1]) {
+        const m = model[probe];
+        if (!m) continue;
+        expect([idx.offset(m.i), idx.term(m.i), idx.segment(m.i), idx.length(m.i)]).toEqual([m.off, m.i * 2, m.i % 7, m.i % 1000]);
+      }
+    }
+  });
+});
