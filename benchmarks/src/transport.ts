@@ -192,19 +192,39 @@ async function sockets(): Promise<{ a: Socket; b: Socket; close(): Promise<void>
   };
 }
 
-/** Splits a stream into u32be-length-prefixed frames, calling `fn` with each body (a plain Uint8Array view, as the TCP transport hands the codec). */
+/**
+ * Splits a stream into u32be-length-prefixed frames, calling `fn` with each body (a plain Uint8Array
+ * view, as the TCP transport hands the codec). Partial frames are collected as a chunk list and joined
+ * once complete, so a 1 MiB frame is copied once, not once per 64 KiB read.
+ */
 function onFrames(sock: Socket, fn: (body: Uint8Array) => void): void {
-  let buf: Buffer = Buffer.alloc(0);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let need = 0; // total bytes of the frame being collected (0: unknown yet)
   sock.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    if (pendingBytes > 0) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (need === 0 && pendingBytes >= 4) need = 4 + Buffer.concat(pending, 4).readUInt32BE(0);
+      if (need === 0 || pendingBytes < need) return;
+      chunk = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      need = 0;
+    }
     let pos = 0;
-    while (buf.length - pos >= HEADER) {
-      const len = buf.readUInt32BE(pos);
-      if (buf.length - pos - 4 < len) break;
-      fn(new Uint8Array(buf.buffer, buf.byteOffset + pos + HEADER, len - 1));
+    while (chunk.length - pos >= 4) {
+      const len = chunk.readUInt32BE(pos);
+      if (chunk.length - pos - 4 < len) break;
+      fn(new Uint8Array(chunk.buffer, chunk.byteOffset + pos + HEADER, len - 1));
       pos += 4 + len;
     }
-    buf = buf.subarray(pos);
+    if (pos < chunk.length) {
+      const rest = chunk.subarray(pos);
+      pending = [rest];
+      pendingBytes = rest.length;
+      need = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 0;
+    }
   });
 }
 
