@@ -113,7 +113,8 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
           requestCert: opts.tls.mutual,
           // Verified below, so that the refusal reason can be logged and sent.
           rejectUnauthorized: false,
-          handshakeTimeout: opts.handshakeTimeoutMs,
+          // Our own timer (from TCP accept) fires first and is the one counted; this is a backstop.
+          handshakeTimeout: opts.handshakeTimeoutMs + 1_000,
         })
       : createNetServer();
     server.on('connection', this.onRawConnection);
@@ -343,10 +344,15 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   };
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: TLSSocket): void => {
-    if (this.closing) return;
-    this.counters.closed.tls++;
-    this.warn.warn('tls', { remote: `${socket.remoteAddress}:${socket.remotePort}`, code: err.code }, `closing connection: TLS handshake failed: ${err.message.split('\n')[0]}`);
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.destroy();
+    const pending = this.tlsPending.get(remote);
+    // Not pending any more: our own handshake timer already closed (and counted) it.
+    if (this.closing || !pending) return;
+    this.counters.closed.tls++;
+    this.warn.warn('tls', { remote, code: err.code }, `closing connection: TLS handshake failed: ${err.message.split('\n')[0]}`);
+    pending.raw.destroy();
+    pending.release();
   };
 
   private track(socket: Socket): void {

@@ -151,7 +151,7 @@ describe(`frame decoder fuzz ${seedNote}`, () => {
         const input = bad.apply(r, s);
         const t0 = performance.now();
         const { host, conn } = feed(r, input);
-        expect(performance.now() - t0, `${bad.name} #${i} took too long ${seedNote}`).toBeLessThan(1_000);
+        expect(performance.now() - t0, `${bad.name} #${i} took too long ${seedNote}`).toBeLessThan(2_000);
         expect(conn.state, `${bad.name} #${i}: connection not closed ${seedNote}`).toBe('closed');
         expect(host.closedWith, `${bad.name} #${i} ${seedNote}`).toBe('protocol');
         expect(host.counters.closed.protocol).toBe(1);
@@ -175,7 +175,7 @@ describe(`frame decoder fuzz ${seedNote}`, () => {
       } catch (e) {
         throw new Error(`mutation #${i} threw out of the connection ${seedNote}: ${(e as Error).stack}`);
       }
-      expect(performance.now() - t0, `mutation #${i} took too long ${seedNote}`).toBeLessThan(1_000);
+      expect(performance.now() - t0, `mutation #${i} took too long ${seedNote}`).toBeLessThan(2_000);
       const { host, conn, socket } = res;
       const outcome = conn.state === 'closed' ? `closed:${host.closedWith}` : `open:${conn.state}`;
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);

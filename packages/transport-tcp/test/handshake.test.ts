@@ -162,6 +162,19 @@ describe('TLS refusals', () => {
     expect(b.t.stats().connections.pendingInbound).toBe(0);
   });
 
+  it('closes a connection that never starts TLS after the handshake timeout, counted once', async () => {
+    const b = await nodes.add('b', { ...tls('b'), handshakeTimeoutMs: 200 });
+    const silent = await RawPeer.connect(b.port);
+    await silent.waitClosed();
+    await waitFor(() => b.t.stats().connections.pendingInbound === 0, 'pending released');
+    // Let the TLS layer's own (later) timeout pass too: it must not count the connection again.
+    await new Promise((r) => setTimeout(r, 1_300));
+    const st = b.t.stats();
+    expect(st.closed.handshakeTimeout).toBe(1);
+    expect(st.closed.tls).toBe(0);
+    expect(b.log.has('warn', /TLS handshake did not complete within 200 ms/)).toBe(true);
+  });
+
   it('with requireNodeIdInCert, refuses a valid certificate that names another node', async () => {
     const b = await nodes.add('b', tls('b', { requireNodeIdInCert: true }));
     // "c" presents a CA-signed certificate issued to "a".
