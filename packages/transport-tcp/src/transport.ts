@@ -144,7 +144,6 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
 
   send(to: NodeId, messages: Message[]): void {
     if (!this.started || this.closing || messages.length === 0) return;
-    const d = this.counters.dropped;
     if (to === this.nodeId) {
       this.drop('self', messages.length);
       return;
@@ -166,8 +165,8 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     }
     const rejected = peer.enqueue(messages, this.opts.maxQueueBytes);
     if (rejected > 0) {
-      if (d.queueFull === 0) this.log.warn({ peer: to, queuedBytes: peer.queuedBytes }, 'send queue full: dropping messages (Raft will retransmit)');
       this.drop('queueFull', rejected);
+      this.warn.warn('queueFull', { peer: to, queuedBytes: peer.queuedBytes, dropped: rejected }, 'send queue full: dropping messages (Raft will retransmit)');
     }
     if (peer.active) this.markDirty(peer);
     else this.ensureDial(peer);
