@@ -48,19 +48,32 @@ export interface BenchContext {
 /** A benchmark module's default export. */
 export type Benchmark = (ctx: BenchContext) => Promise<void>;
 
-/** Collects latency samples (ms) and reports percentiles. */
+/**
+ * Latency histogram (ms) with log-spaced buckets (~1 % wide) from 1 microsecond to ~1 hour: constant
+ * memory and O(1) recording, so measuring does not disturb what is measured.
+ */
 export class Latencies {
-  private samples: number[] = [];
+  private static readonly PER_DECADE = 230; // 10^(1/230) ~ 1.0101
+  private readonly buckets = new Float64Array(Latencies.PER_DECADE * 10);
+  private n = 0;
   add(ms: number): void {
-    this.samples.push(ms);
+    const us = Math.max(1, ms * 1000);
+    const b = Math.min(this.buckets.length - 1, Math.floor(Math.log10(us) * Latencies.PER_DECADE));
+    this.buckets[b]!++;
+    this.n++;
   }
   get count(): number {
-    return this.samples.length;
+    return this.n;
   }
   percentile(p: number): number {
-    if (this.samples.length === 0) return 0;
-    const s = this.samples.slice().sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+    if (this.n === 0) return 0;
+    const target = Math.max(1, Math.ceil((p / 100) * this.n));
+    let seen = 0;
+    for (let b = 0; b < this.buckets.length; b++) {
+      seen += this.buckets[b]!;
+      if (seen >= target) return 10 ** ((b + 0.5) / Latencies.PER_DECADE) / 1000;
+    }
+    return Infinity;
   }
 }
 

@@ -17,6 +17,7 @@ import type { GroupStorage } from '../interfaces/storage-engine.js';
 import { decodeMembership } from '../membership.js';
 import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId } from '../types.js';
 import { IoQueue } from './io-queue.js';
+import { PendingQueue, Proposal } from './pending.js';
 import { SnapshotManager } from './snapshots.js';
 
 /** How a read is served. */
@@ -66,20 +67,6 @@ export interface GroupStatus {
   readonly followers: Readonly<Record<NodeId, { match: number; lag: number; state: string }>>;
 }
 
-interface Pending {
-  readonly term: number;
-  readonly deadline: number;
-  readonly resolve: (v: any) => void;
-  readonly reject: (e: unknown) => void;
-}
-
-interface Queued {
-  readonly data: Uint8Array;
-  readonly type: EntryType;
-  readonly resolve: (v: any) => void;
-  readonly reject: (e: unknown) => void;
-  readonly deadline: number;
-}
 
 interface QueuedRead {
   readonly query: () => unknown;
@@ -122,9 +109,9 @@ export class RaftGroup<R = unknown> {
   private applyHead = 0;
   private applying = false;
 
-  private readonly pending = new Map<number, Pending>();
-  private queue: Queued[] = [];
-  private readonly forwarded = new Map<number, { items: Queued[]; deadline: number }>();
+  private readonly pending = new PendingQueue();
+  private queue: Proposal[] = [];
+  private readonly forwarded = new Map<number, { items: Proposal[]; deadline: number }>();
   private readQueue: QueuedRead[] = [];
   private leaseQueue: QueuedRead[] = [];
   private readonly readRounds = new Map<number, ReadRound>();
@@ -247,7 +234,7 @@ export class RaftGroup<R = unknown> {
       return Promise.reject(new NotLeaderError(this.group, this.core.lead));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ data, type, resolve, reject, deadline: this.now + this.config.requestTimeoutMs });
+      this.queue.push(new Proposal(data, type, resolve, reject, this.now + this.config.requestTimeoutMs));
       this.schedule();
     });
   }
@@ -553,13 +540,15 @@ export class RaftGroup<R = unknown> {
       try {
         first = core.propose(datas, 0, batch[0]!.type);
       } catch (err) {
-        for (const q of batch) q.reject(err);
+        for (const q of batch) q.fail(err);
         return;
       }
       const term = core.term;
       for (let i = 0; i < batch.length; i++) {
         const q = batch[i]!;
-        this.pending.set(first + i, { term, deadline: q.deadline, resolve: q.resolve, reject: q.reject });
+        q.index = first + i;
+        q.term = term;
+        this.pending.add(q);
       }
       return;
     }
@@ -567,7 +556,7 @@ export class RaftGroup<R = unknown> {
     const batch = this.queue;
     this.queue = [];
     if (this.config.followerRequests === 'reject') {
-      for (const q of batch) q.reject(new NotLeaderError(this.group, core.lead));
+      for (const q of batch) q.fail(new NotLeaderError(this.group, core.lead));
       return;
     }
     const ctx = ++this.ctxSeq;
@@ -585,7 +574,7 @@ export class RaftGroup<R = unknown> {
     this.forwarded.delete(pr.ctx);
     if (pr.index < 0) {
       // The leader refused: nothing was appended, so a retry cannot duplicate.
-      for (const q of fw.items) q.reject(new NotLeaderError(this.group, this.core.lead || undefined));
+      for (const q of fw.items) q.fail(new NotLeaderError(this.group, this.core.lead || undefined));
       return;
     }
     for (let i = 0; i < fw.items.length; i++) {
@@ -593,13 +582,15 @@ export class RaftGroup<R = unknown> {
       const index = pr.index + i;
       if (index <= this.applied) {
         const r = this.recent.get(index);
-        if (!r) q.reject(new TimeoutError(`group ${this.group}: outcome of forwarded proposal at index ${index} unknown`));
-        else if (r.term !== pr.term) q.reject(new ProposalDroppedError('superseded by another leader'));
-        else if (r.ok) q.resolve(r.value);
-        else q.reject(r.value);
+        if (!r) q.fail(new TimeoutError(`group ${this.group}: outcome of forwarded proposal at index ${index} unknown`));
+        else if (r.term !== pr.term) q.fail(new ProposalDroppedError('superseded by another leader'));
+        else if (r.ok) q.succeed(r.value);
+        else q.fail(r.value);
         continue;
       }
-      this.pending.set(index, { term: pr.term, deadline: fw.deadline, resolve: q.resolve, reject: q.reject });
+      q.index = index;
+      q.term = pr.term;
+      this.pending.add(q);
     }
   }
 
@@ -705,18 +696,24 @@ export class RaftGroup<R = unknown> {
     this.applied = e.index;
     this.snapshots.noteApplied(e);
     if (e.type === EntryType.Config) this.onConfigApplied(e);
-    const p = this.pending.get(e.index);
-    if (p !== undefined) {
-      this.pending.delete(e.index);
-      if (p.term !== e.term) p.reject(new ProposalDroppedError('superseded by another leader'));
-      else if (ok) p.resolve(value);
-      else p.reject(value);
+    if (this.pending.size > 0) {
+      const p = this.pending.take(e.index, this.skipPending);
+      if (p !== undefined) {
+        if (p.term !== e.term) p.fail(new ProposalDroppedError('superseded by another leader'));
+        else if (ok) p.succeed(value);
+        else p.fail(value);
+      }
     }
     if (trackRecent) {
       this.recent.set(e.index, { term: e.term, ok, value });
       if (this.recent.size > 4096) this.recent.delete(this.recent.keys().next().value!);
     }
   }
+
+  /** A proposal whose index was passed without applying it here (a snapshot replaced the log). */
+  private readonly skipPending = (p: Proposal): void => {
+    p.fail(new TimeoutError(`group ${this.group}: a snapshot replaced the log; outcome of index ${p.index} unknown`));
+  };
 
   private finishApplyBatch(): void {
     if (this.applyHead >= this.applyQueue.length) {
@@ -742,23 +739,19 @@ export class RaftGroup<R = unknown> {
     const now = this.now;
     // Queued proposals were never appended: failing them is safe to retry.
     if (this.queue.length > 0 && this.queue[0]!.deadline <= now) {
-      const keep: Queued[] = [];
+      const keep: Proposal[] = [];
       for (const q of this.queue) {
-        if (q.deadline <= now) q.reject(new NotLeaderError(this.group, this.core.lead || undefined));
+        if (q.deadline <= now) q.fail(new NotLeaderError(this.group, this.core.lead || undefined));
         else keep.push(q);
       }
       this.queue = keep;
     }
-    // Insertion order is (nearly) deadline order, so the sweep stops at the first live request.
-    for (const [index, p] of this.pending) {
-      if (p.deadline > now) break;
-      this.pending.delete(index);
-      p.reject(new TimeoutError(`group ${this.group}: proposal at index ${index} not applied in time; outcome unknown`));
-    }
+    // Proposals are queued in (nearly) deadline order, so the sweep stops at the first live one.
+    this.pending.expire(now, (p) => new TimeoutError(`group ${this.group}: proposal at index ${p.index} not applied in time; outcome unknown`));
     for (const [ctx, fw] of this.forwarded) {
       if (fw.deadline > now) break;
       this.forwarded.delete(ctx);
-      for (const q of fw.items) q.reject(new TimeoutError(`group ${this.group}: forwarded proposal not acknowledged; outcome unknown`));
+      for (const q of fw.items) q.fail(new TimeoutError(`group ${this.group}: forwarded proposal not acknowledged; outcome unknown`));
     }
     for (const [ctx, round] of this.readRounds) {
       if (round.deadline > now) break;
@@ -768,11 +761,10 @@ export class RaftGroup<R = unknown> {
   }
 
   private failAll(err: Error): void {
-    for (const q of this.queue) q.reject(err);
+    for (const q of this.queue) q.fail(err);
     this.queue = [];
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    for (const fw of this.forwarded.values()) for (const q of fw.items) q.reject(err);
+    this.pending.drain((p) => p.fail(err));
+    for (const fw of this.forwarded.values()) for (const q of fw.items) q.fail(err);
     this.forwarded.clear();
     for (const r of [...this.readQueue, ...this.leaseQueue]) r.reject(err);
     this.readQueue = [];
@@ -811,12 +803,7 @@ export class RaftGroup<R = unknown> {
         this.applied = index;
         this.applyQueue = this.applyQueue.slice(this.applyHead).filter((e) => e.index > index);
         this.applyHead = 0;
-        for (const [i, p] of this.pending) {
-          if (i <= index) {
-            this.pending.delete(i);
-            p.reject(new TimeoutError(`group ${this.group}: a snapshot replaced the log; outcome of index ${i} unknown`));
-          }
-        }
+        this.pending.take(index + 1, this.skipPending);
         this.releaseReads();
       },
       isApplying: () => this.applying,

@@ -14,7 +14,9 @@ export const PROFILES = {
   /** Slow disks and frequent crashes: long windows between "written" and "durable". */
   'slow-disk': { nodes: 3, faults: { ...ALL_FAULTS, nemesisIntervalMs: 150, diskLatencyMs: 60 } },
   /** Leaders killed soon after election, quick restarts, 5 voters, one entry per message. */
-  churn: { nodes: 5, raft: { maxInflightMsgs: 1, maxMsgBytes: 1 }, faults: { ...ALL_FAULTS, churn: true, nemesisIntervalMs: 60, diskLatencyMs: 20 } },
+  churn: { nodes: 5, raft: { maxInflightMsgs: 1, maxMsgBytes: 1 }, faults: { ...ALL_FAULTS, churn: true, assassinateRate: 0.5, nemesisIntervalMs: 300, diskLatencyMs: 20 } },
+  /** Check-quorum off: a partitioned leader keeps its role (legal), so any read it serves alone is stale. */
+  'no-check-quorum': { nodes: 3, raft: { checkQuorum: false }, faults: { ...ALL_FAULTS, nemesisIntervalMs: 200 } },
   /** No faults: a baseline. */
   calm: { nodes: 3, faults: NO_FAULTS },
 } satisfies Record<string, Omit<SimulationOptions, 'seed'>>;

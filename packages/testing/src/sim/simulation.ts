@@ -25,6 +25,8 @@ export interface FaultOptions {
    * quickly, producing the partially replicated terms that Raft's Figure 8 is about.
    */
   readonly churn?: boolean;
+  /** Chance that a newly elected leader is killed a few milliseconds after taking over. */
+  readonly assassinateRate?: number;
 }
 
 export const ALL_FAULTS: FaultOptions = {
@@ -327,8 +329,29 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   };
 
   // ---------------------------------------------------------------- run
+  let lastLeaderTerm = 0;
   const check = () => {
-    for (const n of nodes) if (n.alive && n.group) safety.observe(n.id, n.group.debugCore);
+    for (const n of nodes) {
+      if (!n.alive || !n.group) continue;
+      const core = n.group.debugCore;
+      safety.observe(n.id, core);
+      if (!stopWorkload && faults.assassinateRate && core.role === 'leader' && core.term > lastLeaderTerm) {
+        lastLeaderTerm = core.term;
+        if (nemesisRng.chance(faults.assassinateRate)) {
+          const victim = n;
+          const epoch = victim.owner.epoch;
+          const isolate = nemesisRng.chance(0.5);
+          sched.schedule(nemesisRng.int(1, 25), () => {
+            if (victim.owner.epoch !== epoch) return;
+            // Isolating keeps the leader's unreplicated tail (clients still reach it); a crash loses what was not yet durable.
+            if (isolate) {
+              net.partition([[victim.id], ids.filter((x) => x !== victim.id)]);
+              partitions++;
+            } else if (nodes.filter((x) => !x.alive).length < nNodes - 1) crashNode(victim);
+          });
+        }
+      }
+    }
   };
 
   // Start every node (inside the scheduler, so all async start-up work runs on virtual time).
