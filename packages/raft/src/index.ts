@@ -19,3 +19,4 @@ export { RaftHost, type RaftHostOptions, type HostedGroupOptions } from './runti
 export { InProcessNetwork } from './transport/in-process.js';
 export { encodeBatch, decodeBatch, CODEC_VERSION, type DecodedBatch } from './codec/message-codec.js';
 export { encodeMembership, decodeMembership, sameMembership } from './membership.js';
+export { type Discovery, type DiscoveryEvent, type DiscoveryListener, type NodeRecord, type NodeRecordInput, type StaticDiscoveryOptions, nodeRecordSchema, nodeAddressSchema, staticDiscoveryOptionsSchema, staticDiscovery, raftAddressResolver, parseNodeRecord, canonicalNodeRecord, freezeRecord, DiscoveryClosedError, DiscoveryUnavailableError, DiscoveryConflictError } from './interfaces/discovery.js';
