@@ -1,0 +1,48 @@
+/**
+ * Log entry format of a partition (MessagePack arrays). **Part of the on-disk and snapshot
+ * format**: never renumber the kinds or reorder fields; add new kinds instead.
+ *
+ *   [1, time, timeoutMs, session, seq, ackBelow, open, type, name, op, input, key]   a command
+ *   [2, time]                                                                         log clock (expires idle sessions)
+ *   [3, time, timeoutMs, session, open]                                               session keep-alive
+ *   [4, time, session]                                                                session close
+ *
+ * `time` is the proposing leader's wall clock in ms; the state machine makes log time monotonic.
+ */
+import { Packr } from 'msgpackr';
+
+export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4 } as const;
+
+/**
+ * Entries are decoded with copied byte strings: a value kept in the state must not pin the whole
+ * received batch buffer it arrived in.
+ */
+export const entryPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number', copyBuffers: true });
+
+export function encodeCommand(
+  time: number,
+  timeoutMs: number,
+  session: string,
+  seq: number,
+  ackBelow: number,
+  open: boolean,
+  type: string,
+  name: string,
+  op: string,
+  input: unknown,
+  key: string | null,
+): Uint8Array {
+  return entryPackr.pack([EntryKind.Command, time, timeoutMs, session, seq, ackBelow, open, type, name, op, input, key]);
+}
+
+export function encodeClock(time: number): Uint8Array {
+  return entryPackr.pack([EntryKind.Clock, time]);
+}
+
+export function encodeKeepAlive(time: number, timeoutMs: number, session: string, open: boolean): Uint8Array {
+  return entryPackr.pack([EntryKind.KeepAlive, time, timeoutMs, session, open]);
+}
+
+export function encodeClose(time: number, session: string): Uint8Array {
+  return entryPackr.pack([EntryKind.Close, time, session]);
+}
