@@ -1,147 +1,74 @@
 import { FrameError } from '../errors.js';
-import { EntryType, MessageType, NO_ENTRIES, type LogEntry, type Membership, type Message, type NodeId, type SnapshotChunk } from '../types.js';
+import { EntryType, MessageType, NO_ENTRIES, type LogEntry, type Message, type NodeId, type SnapshotChunk } from '../types.js';
+import { CODEC_VERSION, F_REJECT, F_SEQUENTIAL, F_SNAPSHOT, F_UNIFORM, KNOWN_FLAGS, MIN_MESSAGE_BYTES } from './format.js';
+import { Reader } from './reader.js';
+import { boundStr, boundStrList, Writer } from './writer.js';
+
+export { CODEC_VERSION } from './format.js';
 
 /**
  * Binary encoding of a batch of Raft messages from one node to another, shared by every network
- * transport. Hand-rolled rather than msgpack because entry payloads dominate: they are copied once
- * into the output and decoded as zero-copy views, and integers are varints.
+ * transport. Hand-rolled rather than msgpack because it is the hot path of replication: entry
+ * payloads are copied once into the output and decoded as zero-copy views, integers are varints, and
+ * what AppendEntries repeats per entry (consecutive indexes, one term, one type) is sent once.
  *
- * Layout (version 1):
+ * Layout (version 2):
  *   batch   := u8 version, str from, str to, varint count, message*
  *   message := u8 type, str group, varint term, logTerm, index, commit, rejectHint, context,
- *              u8 flags (1 = reject, 2 = has snapshot), varint nEntries, entry*, [snapshot]
- *   entry   := varint index, varint term, u8 type, bytes data
+ *              u8 flags, varint nEntries, [varint term, u8 type if flags & 8], entry*, [snapshot if flags & 2]
+ *   flags   := 1 reject | 2 snapshot | 4 entry i has index (message index + 1 + i) | 8 all entries share
+ *              the (term, type) given once; 4 and 8 only with entries; AppendEntries with entries needs 4
+ *   entry   := [varint index unless flags & 4], [varint term, u8 type unless flags & 8], bytes data
  *   snapshot:= varint index, varint term, strlist voters, strlist learners, varint offset, u8 done, bytes data
  *   str     := varint length, utf-8;  bytes := varint length, raw;  strlist := varint count, str*
- * Varints are unsigned LEB128 up to 2^53.
+ * Varints are unsigned LEB128 below 2^53 in their shortest form. No field is larger in version 2
+ * than in version 1, so size bounds computed for version 1 still hold.
  */
-export const CODEC_VERSION = 1;
 
 const MAX_MESSAGE_TYPE = MessageType.TimeoutNow;
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const MAX_ENTRY_TYPE = EntryType.Config;
 
-class Writer {
-  buf: Uint8Array;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-  }
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = v;
-  }
-  varint(v: number): void {
-    this.ensure(8);
-    const b = this.buf;
-    while (v >= 0x80) {
-      b[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    b[this.pos++] = v;
-  }
-  bytes(data: Uint8Array): void {
-    this.varint(data.byteLength);
-    this.ensure(data.byteLength);
-    this.buf.set(data, this.pos);
-    this.pos += data.byteLength;
-  }
-  str(s: string): void {
-    // Node and group ids are short; worst case 3 bytes per UTF-16 unit.
-    this.ensure(s.length * 3 + 8);
-    const start = this.pos;
-    this.pos += 1;
-    const { written } = textEncoder.encodeInto(s, this.buf.subarray(this.pos));
-    if (written < 0x80) {
-      this.buf[start] = written;
-      this.pos += written;
-    } else {
-      const tmp = this.buf.slice(this.pos, this.pos + written);
-      this.pos = start;
-      this.bytes(tmp);
-    }
-  }
-}
+/** Fixed part of a message at its largest: type, six varints, flags, count, uniform term and type. */
+const MESSAGE_BOUND = 1 + 6 * 8 + 1 + 5 + 9;
+/** An entry at its largest, payload aside: index, term, type, length. */
+const ENTRY_BOUND = 8 + 8 + 1 + 5;
 
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new FrameError(`truncated frame: need ${n} bytes at offset ${this.pos}, have ${this.buf.length - this.pos}`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      const b = this.u8();
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (result > Number.MAX_SAFE_INTEGER) throw new FrameError('varint exceeds 2^53');
-        return result;
-      }
-      mul *= 0x80;
-    }
-    throw new FrameError('varint too long');
-  }
-  bytes(): Uint8Array {
-    const n = this.varint();
-    this.need(n);
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  str(): string {
-    const b = this.bytes();
-    try {
-      return textDecoder.decode(b);
-    } catch {
-      throw new FrameError('invalid utf-8 in string');
-    }
-  }
-  /** A count of items each at least `minSize` bytes: bounded by what remains, so garbage cannot allocate. */
-  count(minSize: number): number {
-    const n = this.varint();
-    if (n * minSize > this.buf.length - this.pos) throw new FrameError(`count ${n} exceeds remaining frame`);
-    return n;
-  }
-}
-
-/** Size estimate used to preallocate the output buffer. */
-function estimate(messages: readonly Message[]): number {
-  let n = 64;
-  for (const m of messages) {
-    n += 64 + m.group.length * 3;
-    for (const e of m.entries) n += e.data.byteLength + 24;
-    if (m.snapshot) n += m.snapshot.data.byteLength + 128;
+/** Upper bound of a batch's encoded size. */
+function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number {
+  let n = 1 + boundStr(from) + boundStr(to) + 5;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    n += MESSAGE_BOUND + boundStr(m.group);
+    const ents = m.entries;
+    for (let k = 0; k < ents.length; k++) n += ENTRY_BOUND + ents[k]!.data.byteLength;
+    const s = m.snapshot;
+    if (s !== undefined) n += 8 + 8 + boundStrList(s.meta.membership.voters) + boundStrList(s.meta.membership.learners) + 8 + 1 + 5 + s.data.byteLength;
   }
   return n;
 }
 
-/** Encodes messages sent by `from` to `to`. Every message's `from`/`to` must match. */
+/**
+ * Encodes messages sent by `from` to `to` (every message's own `from`/`to` is implied by them).
+ * Returns bytes the caller owns. Throws RangeError on a value the format cannot carry (a negative or
+ * fractional number, an unknown message or entry type): a bug in the caller, better loud here than
+ * as a peer closing the connection on every retry.
+ */
 export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message[]): Uint8Array {
-  const w = new Writer(estimate(messages));
+  const bound = boundOf(from, to, messages);
+  const w = new Writer(new Uint8Array(bound));
   w.u8(CODEC_VERSION);
   w.str(from);
   w.str(to);
   w.varint(messages.length);
-  for (const m of messages) encodeMessage(w, m);
-  return w.buf.subarray(0, w.pos);
+  for (let i = 0; i < messages.length; i++) encodeMessage(w, messages[i]!);
+  if (w.pos > bound) throw new Error(`codec bound ${bound} too small for ${w.pos} bytes`);
+  return new Uint8Array(w.buf.buffer, 0, w.pos);
 }
 
 function encodeMessage(w: Writer, m: Message): void {
-  w.u8(m.type);
+  const type = m.type;
+  if (!(type >= 1 && type <= MAX_MESSAGE_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode message type ${type}`);
+  w.u8(type);
   w.str(m.group);
   w.varint(m.term);
   w.varint(m.logTerm);
@@ -149,38 +76,63 @@ function encodeMessage(w: Writer, m: Message): void {
   w.varint(m.commit);
   w.varint(m.rejectHint);
   w.varint(m.context);
-  w.u8((m.reject ? 1 : 0) | (m.snapshot ? 2 : 0));
   const ents = m.entries;
-  w.varint(ents.length);
-  for (let i = 0; i < ents.length; i++) {
-    const e = ents[i]!;
-    w.varint(e.index);
-    w.varint(e.term);
-    w.u8(e.type);
-    w.bytes(e.data);
+  const ne = ents.length;
+  let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0);
+  if (ne > 0) flags |= entryFlags(ents, m.index);
+  w.u8(flags);
+  w.varint(ne);
+  if (ne > 0) {
+    if ((flags & F_UNIFORM) !== 0) {
+      const e0 = ents[0]!;
+      w.varint(e0.term);
+      w.u8(entryType(e0.type));
+    }
+    if ((flags & (F_SEQUENTIAL | F_UNIFORM)) === (F_SEQUENTIAL | F_UNIFORM)) {
+      // The common AppendEntries: only payloads follow.
+      for (let i = 0; i < ne; i++) w.bytes(ents[i]!.data);
+    } else {
+      for (let i = 0; i < ne; i++) {
+        const e = ents[i]!;
+        if ((flags & F_SEQUENTIAL) === 0) w.varint(e.index);
+        if ((flags & F_UNIFORM) === 0) {
+          w.varint(e.term);
+          w.u8(entryType(e.type));
+        }
+        w.bytes(e.data);
+      }
+    }
   }
-  if (m.snapshot) {
-    const s = m.snapshot;
+  const s = m.snapshot;
+  if (s !== undefined) {
     w.varint(s.meta.index);
     w.varint(s.meta.term);
-    strList(w, s.meta.membership.voters);
-    strList(w, s.meta.membership.learners);
+    w.strList(s.meta.membership.voters);
+    w.strList(s.meta.membership.learners);
     w.varint(s.offset);
     w.u8(s.done ? 1 : 0);
     w.bytes(s.data);
   }
 }
 
-function strList(w: Writer, list: readonly string[]): void {
-  w.varint(list.length);
-  for (const s of list) w.str(s);
+/** Which per-entry fields the entries let us leave out. */
+function entryFlags(ents: readonly LogEntry[], prevIndex: number): number {
+  const first = ents[0]!;
+  const term = first.term;
+  const type = first.type;
+  let sequential = ents[ents.length - 1]!.index <= Number.MAX_SAFE_INTEGER;
+  let uniform = true;
+  for (let i = 0; i < ents.length; i++) {
+    const e = ents[i]!;
+    if (e.index !== prevIndex + 1 + i) sequential = false;
+    if (e.term !== term || e.type !== type) uniform = false;
+  }
+  return (sequential ? F_SEQUENTIAL : 0) | (uniform ? F_UNIFORM : 0);
 }
 
-function readStrList(r: Reader): string[] {
-  const n = r.count(1);
-  const out: string[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = r.str();
-  return out;
+function entryType(type: number): number {
+  if (!(type >= 0 && type <= MAX_ENTRY_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode entry type ${type}`);
+  return type;
 }
 
 /** A decoded batch. */
@@ -192,8 +144,8 @@ export interface DecodedBatch {
 
 /**
  * Decodes a batch, validating every field. Entry and snapshot data are views into `frame` (no
- * copy), so the caller must not reuse `frame`'s memory. Throws {@link FrameError} on any malformed
- * input; never returns a partially decoded batch.
+ * copy; empty data is a shared empty array), so the caller must not reuse `frame`'s memory. Throws
+ * {@link FrameError} on any malformed input; never returns a partially decoded batch.
  */
 export function decodeBatch(frame: Uint8Array): DecodedBatch {
   const r = new Reader(frame);
@@ -201,10 +153,10 @@ export function decodeBatch(frame: Uint8Array): DecodedBatch {
   if (version !== CODEC_VERSION) throw new FrameError(`unsupported codec version ${version}`);
   const from = r.str();
   const to = r.str();
-  const n = r.count(10);
-  const messages: Message[] = new Array(n);
-  for (let i = 0; i < n; i++) messages[i] = decodeMessage(r, from, to);
-  if (r.pos !== frame.length) throw new FrameError(`${frame.length - r.pos} trailing bytes after batch`);
+  const n = r.count(MIN_MESSAGE_BYTES);
+  const messages: Message[] = [];
+  for (let i = 0; i < n; i++) messages.push(decodeMessage(r, from, to));
+  if (r.pos !== r.end) throw new FrameError(`${r.end - r.pos} trailing bytes after batch`);
   return { from, to, messages };
 }
 
@@ -219,35 +171,10 @@ function decodeMessage(r: Reader, from: NodeId, to: NodeId): Message {
   const rejectHint = r.varint();
   const context = r.varint();
   const flags = r.u8();
-  if (flags > 3) throw new FrameError(`unknown message flags ${flags}`);
-  const ne = r.count(4);
-  let entries: LogEntry[] = NO_ENTRIES;
-  if (ne > 0) {
-    entries = new Array(ne);
-    for (let i = 0; i < ne; i++) {
-      const eIndex = r.varint();
-      const eTerm = r.varint();
-      const eType = r.u8();
-      if (eType > EntryType.Config) throw new FrameError(`unknown entry type ${eType}`);
-      entries[i] = { index: eIndex, term: eTerm, type: eType as EntryType, data: r.bytes() };
-    }
-  }
-  if (type === MessageType.App) {
-    // The core relies on AppendEntries carrying consecutive entries right after (index, logTerm).
-    for (let i = 0; i < ne; i++) {
-      if (entries[i]!.index !== index + 1 + i) throw new FrameError('AppendEntries entries are not consecutive after the previous index');
-    }
-  }
-  let snapshot: SnapshotChunk | undefined;
-  if (flags & 2) {
-    const sIndex = r.varint();
-    const sTerm = r.varint();
-    const membership: Membership = { voters: readStrList(r), learners: readStrList(r) };
-    const offset = r.varint();
-    const done = r.u8();
-    if (done > 1) throw new FrameError('bad snapshot done flag');
-    snapshot = { meta: { index: sIndex, term: sTerm, membership }, offset, done: done === 1, data: r.bytes() };
-  }
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new FrameError(`unknown message flags ${flags}`);
+  const entries = decodeEntries(r, type, flags, index);
+  const snapshot = (flags & F_SNAPSHOT) !== 0 ? decodeSnapshot(r) : undefined;
+  // Same property order as message() in types.ts, so decoded messages share the engine's object shape.
   return {
     type: type as MessageType,
     group,
@@ -258,9 +185,52 @@ function decodeMessage(r: Reader, from: NodeId, to: NodeId): Message {
     index,
     commit,
     entries,
-    reject: (flags & 1) === 1,
+    reject: (flags & F_REJECT) !== 0,
     rejectHint,
     context,
     snapshot,
   };
+}
+
+function decodeEntries(r: Reader, type: number, flags: number, prevIndex: number): LogEntry[] {
+  const sequential = (flags & F_SEQUENTIAL) !== 0;
+  const uniform = (flags & F_UNIFORM) !== 0;
+  // Each entry is at least its length byte, plus an index and a (term, type) unless implied.
+  const n = r.count(1 + (sequential ? 0 : 1) + (uniform ? 0 : 2));
+  if (n === 0) {
+    if (sequential || uniform) throw new FrameError(`entry flags ${flags} on a message without entries`);
+    return NO_ENTRIES;
+  }
+  // The core relies on AppendEntries carrying consecutive entries right after (index, logTerm).
+  if (type === MessageType.App && !sequential) throw new FrameError('AppendEntries entries are not consecutive after the previous index');
+  if (sequential && prevIndex + n > Number.MAX_SAFE_INTEGER) throw new FrameError('entry index exceeds 2^53');
+  let term = 0;
+  let etype = 0;
+  if (uniform) {
+    term = r.varint();
+    etype = r.u8();
+    if (etype > MAX_ENTRY_TYPE) throw new FrameError(`unknown entry type ${etype}`);
+  }
+  const out: LogEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const index = sequential ? prevIndex + 1 + i : r.varint();
+    if (!uniform) {
+      term = r.varint();
+      etype = r.u8();
+      if (etype > MAX_ENTRY_TYPE) throw new FrameError(`unknown entry type ${etype}`);
+    }
+    out.push({ index, term, type: etype as EntryType, data: r.bytes() });
+  }
+  return out;
+}
+
+function decodeSnapshot(r: Reader): SnapshotChunk {
+  const index = r.varint();
+  const term = r.varint();
+  const voters = r.strList();
+  const learners = r.strList();
+  const offset = r.varint();
+  const done = r.u8();
+  if (done > 1) throw new FrameError(`bad snapshot done flag ${done}`);
+  return { meta: { index, term, membership: { voters, learners } }, offset, done: done === 1, data: r.bytes() };
 }

@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../interfaces/logger.js';
 import type { StateMachine } from '../interfaces/state-machine.js';
 import type { GroupStorage } from '../interfaces/storage-engine.js';
 import { decodeMembership } from '../membership.js';
-import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId } from '../types.js';
+import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
 import { IoQueue } from './io-queue.js';
 import { PendingQueue, Proposal } from './pending.js';
 import { SnapshotManager } from './snapshots.js';
@@ -105,6 +105,10 @@ export class RaftGroup<R = unknown> {
   private ctxSeq = 0;
 
   private applied: number;
+  /** Membership as of the applied index (what a snapshot taken now records). */
+  private appliedMembershipValue: Membership = { voters: [], learners: [] };
+  /** Apply is paused while a snapshot is captured or installed. */
+  private applyPaused = false;
   private applyQueue: LogEntry[] = [];
   private applyHead = 0;
   private applying = false;
@@ -148,7 +152,7 @@ export class RaftGroup<R = unknown> {
     const config = parseConfig(raftConfigSchema, opts.config ?? {}, 'raft');
     const { storage } = opts;
     const hardState = await storage.hardState.load();
-    const snap = await SnapshotManager.restoreLatest(opts.storage.snapshots, opts.stateMachine);
+    const snap = await SnapshotManager.restoreLatest(opts.storage.snapshots, opts.stateMachine, config.snapshot.chunkBytes);
     const snapIndex = snap?.index ?? 0;
     const snapTerm = snap?.term ?? 0;
     let membership = snap?.membership ?? opts.membership ?? { voters: [], learners: [] };
@@ -195,6 +199,7 @@ export class RaftGroup<R = unknown> {
       lastSnapshotIndex: snapIndex,
     });
     const g = new RaftGroup<R>(opts, config, core, snapIndex, snapshots);
+    g.appliedMembershipValue = membership;
     snapshots.attach(g.snapshotHost());
     g.lastPersistedCommit = hardState.commit;
     // Request ids start at a random point per incarnation: a leader deduplicating forwarded
@@ -655,12 +660,13 @@ export class RaftGroup<R = unknown> {
   // ------------------------------------------------------------------ apply
 
   private runApply(): void {
+    if (this.applyPaused) return;
     this.applying = true;
     const sm = this.opts.stateMachine;
     const q = this.applyQueue;
     const trackRecent = this.forwarded.size > 0;
     while (this.applyHead < q.length) {
-      if (this.stopped) break;
+      if (this.stopped || this.applyPaused) break;
       const e = q[this.applyHead++]!;
       if (e.index <= this.applied) continue;
       if (e.type === EntryType.Normal) {
@@ -728,9 +734,41 @@ export class RaftGroup<R = unknown> {
     for (const w of ws) w();
   }
 
-  /** Hook for membership bookkeeping when a config entry is applied (extended by the membership API). */
+  /** A membership change reached the state machine's position in the log. */
   private onConfigApplied(e: LogEntry): void {
-    this.logger.info({ group: this.group, index: e.index }, 'membership change applied');
+    this.appliedMembershipValue = decodeMembership(e.data);
+    this.logger.info({ group: this.group, index: e.index, membership: this.appliedMembershipValue }, 'membership change applied');
+  }
+
+  /** Waits for the current apply step to finish, then runs `fn` with apply paused. */
+  private async withApplyPaused<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.applying || this.applyPaused) await new Promise<void>((r) => this.stopWaiters.push(r));
+    this.applyPaused = true;
+    try {
+      return await fn();
+    } finally {
+      this.applyPaused = false;
+      if (!this.stopped && this.applyHead < this.applyQueue.length) this.runApply();
+      const ws = this.stopWaiters.splice(0);
+      for (const w of ws) w();
+      this.schedule();
+    }
+  }
+
+  /** Replaces state and log with a snapshot received from the leader. */
+  private async installSnapshot(meta: SnapshotMeta, restore: () => Promise<void>): Promise<void> {
+    await this.withApplyPaused(async () => {
+      await restore();
+      const wholeLog = this.core.restoreSnapshot(meta.index, meta.term, meta.membership);
+      if (wholeLog) this.io.reset(meta.index);
+      else this.io.compact(meta.index, () => {});
+      this.appliedMembershipValue = meta.membership;
+      this.applied = meta.index;
+      this.applyQueue = this.applyQueue.slice(this.applyHead).filter((e) => e.index > meta.index);
+      this.applyHead = 0;
+      this.pending.take(meta.index + 1, this.skipPending);
+      this.releaseReads();
+    });
   }
 
   // ------------------------------------------------------------------ timeouts and failure
@@ -794,20 +832,13 @@ export class RaftGroup<R = unknown> {
       core: this.core,
       io: this.io,
       clock: this.clock,
+      id: this.id,
       send: (msgs: Message[]) => this.sendAll(msgs),
       schedule: () => this.schedule(),
       applied: () => this.applied,
-      config: this.config,
-      id: this.id,
-      resetApplied: (index: number) => {
-        this.applied = index;
-        this.applyQueue = this.applyQueue.slice(this.applyHead).filter((e) => e.index > index);
-        this.applyHead = 0;
-        this.pending.take(index + 1, this.skipPending);
-        this.releaseReads();
-      },
-      isApplying: () => this.applying,
-      fail: (err: Error) => this.fail(err),
+      appliedMembership: () => this.appliedMembershipValue,
+      capture: <T>(fn: () => Promise<T>) => this.withApplyPaused(fn),
+      install: (meta: SnapshotMeta, restore: () => Promise<void>) => this.installSnapshot(meta, restore),
     };
   }
 }

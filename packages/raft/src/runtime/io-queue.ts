@@ -5,6 +5,7 @@ type Op =
   | { kind: 'hs'; state: HardState; done: () => void }
   | { kind: 'truncate'; from: number }
   | { kind: 'compact'; upTo: number; done: () => void }
+  | { kind: 'reset'; index: number }
   | { kind: 'append'; entries: LogEntry[]; done: (index: number, term: number) => void };
 
 /**
@@ -48,6 +49,15 @@ export class IoQueue {
     this.push({ kind: 'append', entries: entries.slice(), done });
   }
 
+  /**
+   * Discards the whole log: it continues after a snapshot at `index` that replaced it. Queued but
+   * unwritten appends belong to the discarded log and are dropped.
+   */
+  reset(index: number): void {
+    for (let i = this.ops.length - 1; i >= 0; i--) if (this.ops[i]!.kind === 'append') this.ops.splice(i, 1);
+    this.push({ kind: 'reset', index });
+  }
+
   compact(upTo: number, done: () => void): void {
     this.push({ kind: 'compact', upTo, done });
   }
@@ -82,11 +92,18 @@ export class IoQueue {
             await log.compactPrefix(op.upTo);
             op.done();
             break;
+          case 'reset':
+            if (log.lastIndex() >= log.firstIndex()) await log.truncateSuffix(log.firstIndex());
+            await log.compactPrefix(op.index);
+            break;
           case 'append': {
             if (op.entries.length === 0) break;
             await log.append(op.entries);
             let safe = op.entries[op.entries.length - 1]!.index;
-            for (const later of this.ops) if (later.kind === 'truncate' && later.from - 1 < safe) safe = later.from - 1;
+            for (const later of this.ops) {
+              if (later.kind === 'truncate' && later.from - 1 < safe) safe = later.from - 1;
+              if (later.kind === 'reset') safe = -1;
+            }
             const first = op.entries[0]!.index;
             if (safe >= first) op.done(safe, op.entries[safe - first]!.term);
             break;

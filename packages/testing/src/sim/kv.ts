@@ -29,11 +29,14 @@ export class KvStateMachine implements StateMachine<KvResult> {
   /** Index of every command applied, in order (for the checker). */
   lastApplied = 0;
   /** Called after each apply, for invariant checks. */
-  onApply: ((index: number, command: Uint8Array) => void) | undefined;
+  onApply: ((index: number, command: Uint8Array, previousIndex: number) => void) | undefined;
+  /** Called after a restore with the restored state and the index of the last command it includes. */
+  onRestore: ((data: ReadonlyMap<string, string>, lastApplied: number) => void) | undefined;
 
   apply(command: Uint8Array, index: number): KvResult {
+    const prev = this.lastApplied;
     this.lastApplied = index;
-    this.onApply?.(index, command);
+    this.onApply?.(index, command, prev);
     return applyKv(this.data, decodeKv(command));
   }
 
@@ -64,6 +67,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
     this.data.clear();
     for (const [k, v] of img.data) this.data.set(k, v);
     this.lastApplied = img.applied;
+    this.onRestore?.(this.data, img.applied);
   }
 }
 

@@ -46,11 +46,28 @@ export class SafetyChecker {
   }
 
   /** Records that `node` applied `command` at `index` (State Machine Safety). */
-  onApply(node: NodeId, index: number, command: Uint8Array): void {
+  onApply(node: NodeId, index: number, command: Uint8Array, previousIndex = 0): void {
+    if (index <= previousIndex) this.violate(`exactly-once apply: ${node} applied index ${index} after ${previousIndex}`);
     const key = Buffer.from(command.buffer, command.byteOffset, command.byteLength).toString('latin1');
     const prev = this.applied.get(index);
     if (prev === undefined) this.applied.set(index, key);
     else if (prev !== key) this.violate(`state machine safety: ${node} applied a different command at index ${index}`);
+  }
+
+  /**
+   * Checks a state restored from a snapshot against a replay of the commands applied at indices
+   * up to `lastApplied` (the model): a snapshot must capture exactly the state at its index.
+   */
+  checkRestoredState(node: NodeId, data: ReadonlyMap<string, string>, lastApplied: number, replay: (commands: Uint8Array[]) => Map<string, string>): void {
+    const cmds: Uint8Array[] = [];
+    for (let i = 1; i <= lastApplied; i++) {
+      const c = this.applied.get(i);
+      if (c !== undefined) cmds.push(Buffer.from(c, 'latin1'));
+    }
+    const model = replay(cmds);
+    const a = JSON.stringify([...data].sort());
+    const b = JSON.stringify([...model].sort());
+    if (a !== b) this.violate(`snapshot restore: ${node} restored a state at index ${lastApplied} that differs from replaying the log`);
   }
 
   /** Observes one live node after a step. */

@@ -1,6 +1,6 @@
 import { RaftHost, TesseraError, type NodeId, type RaftConfigInput, type RaftGroup, type UnsafeFlags } from '@tessera/raft';
 import { SimClock } from './clock.js';
-import { encodeKv, KvStateMachine, type KvCommand, type KvResult } from './kv.js';
+import { applyKv, decodeKv, encodeKv, KvStateMachine, type KvCommand, type KvResult } from './kv.js';
 import { CALM_NETWORK, SimNetwork, type NetworkFaults } from './network.js';
 import { Rng } from './rng.js';
 import { SafetyChecker } from './safety.js';
@@ -62,6 +62,8 @@ export interface SimulationOptions {
   readonly leaseReadShare?: number;
   /** Run the wire codec on every message (default true). */
   readonly encode?: boolean;
+  /** Random aggressive snapshot policies (default true when the profile does not set one). */
+  readonly snapshots?: boolean;
   /** Check linearizability of the client history at the end (default true). */
   readonly checkHistory?: HistoryChecker;
   readonly traceSize?: number;
@@ -96,6 +98,8 @@ export interface SimulationResult {
     readonly commitIndex: number;
     readonly messagesDelivered: number;
     readonly messagesDropped: number;
+    readonly snapshotsTaken: number;
+    readonly snapshotsInstalled: number;
   };
 }
 
@@ -136,7 +140,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const duration = opts.durationMs ?? 6_000;
   const nodeRng = rng.fork();
   const nodes = ids.map((id) => new SimNode(id, 1 + (nodeRng.next() * 2 - 1) * faults.clockDrift));
+  const snapRng = rng.fork();
   const raftConfig: RaftConfigInput = {
+    // Tiny thresholds and chunks: snapshots, compaction, InstallSnapshot and multi-chunk transfers
+    // happen many times per run.
+    ...(opts.snapshots === false
+      ? { snapshot: { entries: 0, bytes: 0 } }
+      : { snapshot: { entries: snapRng.int(15, 80), bytes: 0, trailingEntries: snapRng.int(0, 10), chunkBytes: snapRng.pick([16, 64, 256, 4096]), keep: snapRng.int(1, 3) } }),
     tickMs: 10,
     electionTicks: 10,
     heartbeatTicks: 1,
@@ -156,7 +166,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     n.owner.epoch++;
     const storage = new SimGroupStorage(n.disk, sched, nodeRandom.fork(), n.owner, faults.diskLatencyMs);
     const sm = new KvStateMachine();
-    sm.onApply = (index, cmd) => safety.onApply(n.id, index, cmd);
+    sm.onApply = (index, cmd, prev) => safety.onApply(n.id, index, cmd, prev);
+    sm.onRestore = (data, lastApplied) =>
+      safety.checkRestoredState(n.id, data, lastApplied, (cmds) => {
+        const m = new Map<string, string>();
+        for (const c of cmds) applyKv(m, decodeKv(c));
+        return m;
+      });
     const clock = new SimClock(sched, n.owner, n.clockRate);
     const host = new RaftHost({ nodeId: n.id, transport: net.transport(n.owner), clock });
     await host.start();
@@ -176,8 +192,17 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     trace.add(`t=${sched.now} start ${n.id}`);
   };
 
+  const snapTotals = { taken: 0, sent: 0, installed: 0 };
+  const tallySnapshots = (n: SimNode) => {
+    const st = n.group?.snapshots.stats;
+    if (!st) return;
+    snapTotals.taken += st.taken;
+    snapTotals.sent += st.sent;
+    snapTotals.installed += st.installed;
+  };
   const crashNode = (n: SimNode): void => {
     if (!n.alive) return;
+    tallySnapshots(n);
     n.alive = false;
     n.owner.epoch++;
     n.disk.crash(nodeRandom);
@@ -419,6 +444,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     if (lin === 'illegal') safety.violations.push(`linearizability: client history is not linearizable${linInfo ? `\n${linInfo}` : ''}`);
   }
 
+  for (const n of nodes) if (n.alive) tallySnapshots(n);
   for (const n of nodes) if (n.alive) n.owner.epoch++; // stop everything still scheduled
   const maxTerm = Math.max(0, ...live.map((n) => n.group!.status().term));
   const commitIndex = Math.max(0, ...live.map((n) => n.group!.status().commitIndex));
@@ -440,6 +466,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       commitIndex,
       messagesDelivered: net.delivered,
       messagesDropped: net.dropped,
+      snapshotsTaken: snapTotals.taken,
+      snapshotsInstalled: snapTotals.installed,
     },
   };
 }

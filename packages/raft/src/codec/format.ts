@@ -1,0 +1,26 @@
+/**
+ * Constants of the batch wire format (see the layout in `message-codec.ts`). Every value here is
+ * part of the format: changing one needs a new {@link CODEC_VERSION}.
+ */
+
+/**
+ * Version byte at the start of every batch. 2: message flags 4 and 8 (entry indexes implied by the
+ * previous index; one term and type for all entries), canonical varints. Version 1 carried index,
+ * term and type on every entry.
+ */
+export const CODEC_VERSION = 2;
+
+/** Message flag: `reject` is true. */
+export const F_REJECT = 1;
+/** Message flag: a snapshot chunk follows the entries. */
+export const F_SNAPSHOT = 2;
+/** Message flag: entry `i` has index `message.index + 1 + i`; entries carry no index. */
+export const F_SEQUENTIAL = 4;
+/** Message flag: one (term, type) pair follows the entry count; entries carry neither. */
+export const F_UNIFORM = 8;
+export const KNOWN_FLAGS = F_REJECT | F_SNAPSHOT | F_SEQUENTIAL | F_UNIFORM;
+
+/** Largest bytes a varint may take (values below 2^53 need at most 8 groups of 7 bits). */
+export const MAX_VARINT_BYTES = 8;
+/** Fewest bytes a message can take: type, empty group, six one-byte varints, flags, entry count. */
+export const MIN_MESSAGE_BYTES = 10;
