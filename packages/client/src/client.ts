@@ -97,6 +97,7 @@ export class TesseraClient {
   private refreshing: Promise<void> | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly counters = { requests: 0, attempts: 0, redirects: 0, retries: 0, errors: {} as Record<string, number> };
 
   /** @internal use {@link connect}. */
   constructor(opts: ResolvedConnectOptions) {
@@ -155,6 +156,11 @@ export class TesseraClient {
    */
   resource(type: string, name: string, options: { keyed?: boolean } = {}): ResourceHandle {
     return new ResourceHandle(this, type, name, options.keyed ?? false);
+  }
+
+  /** Counters: operations, attempts, NotLeader redirects, retries after errors (by code). For monitoring and benchmarks. */
+  stats(): { requests: number; attempts: number; redirects: number; retries: number; errors: Record<string, number> } {
+    return { ...this.counters, errors: { ...this.counters.errors } };
   }
 
   /** The partition map as last learned from the cluster. */
@@ -315,6 +321,7 @@ export class TesseraClient {
     let hint: string | undefined;
     let redirects = 0;
     let last: Error = new TimeoutError(`partition ${partition}: no attempt could be made in time`);
+    this.counters.requests++;
     for (;;) {
       if (this.closed) throw new ClientClosedError();
       const remaining = deadline - Date.now();
@@ -323,6 +330,7 @@ export class TesseraClient {
       hint = undefined;
       const conn = nodeId === undefined ? undefined : this.connection(nodeId);
       if (conn && nodeId !== undefined) {
+        this.counters.attempts++;
         try {
           const a = await this.withDeadline(conn, conn.request(body()), Math.min(remaining, this.opts.attemptTimeoutMs));
           if (a.index > this.lastIndex[partition]!) this.lastIndex[partition] = a.index;
@@ -332,6 +340,8 @@ export class TesseraClient {
         } catch (e) {
           const err = asError(e);
           last = err;
+          const code = TesseraError.isInstance(err) ? err.code : 'ERROR';
+          this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
           hooks.onAttemptFailed?.(err);
           if (!TesseraError.isInstance(err) || !err.retryable) throw err;
           if (err instanceof NotLeaderError || err.code === 'NOT_LEADER') {
@@ -339,6 +349,7 @@ export class TesseraClient {
             this.cmap.leaders[partition] = leader ?? null;
             if (leader && leader !== nodeId && redirects++ < 3 && this.cmap.members.some((m) => m.id === leader)) {
               hint = leader;
+              this.counters.redirects++;
               continue;
             }
             void this.refreshMap(nodeId);
@@ -352,6 +363,7 @@ export class TesseraClient {
       } else {
         void this.refreshMap(undefined);
       }
+      this.counters.retries++;
       const wait = Math.min(this.jitter(backoff), deadline - Date.now());
       if (wait > 0) await sleep(wait);
       backoff = Math.min(backoff * 2, this.opts.retry.maxMs);
