@@ -43,6 +43,7 @@ interface Sub {
   conn: NodeConnection | undefined;
   subId: number;
   lastIndex: number;
+  stateIndex: number;
   closed: boolean;
 }
 
@@ -239,7 +240,7 @@ export class TesseraClient {
    */
   subscribe(partition: number, type: string, name: string, onEvent: (event: unknown, index: number) => void, onState: (state: unknown, index: number) => void): Subscription {
     if (this.closed) throw new ClientClosedError();
-    const sub: Sub = { partition, type, name, onEvent, onState, conn: undefined, subId: 0, lastIndex: 0, closed: false };
+    const sub: Sub = { partition, type, name, onEvent, onState, conn: undefined, subId: 0, lastIndex: 0, stateIndex: 0, closed: false };
     this.subs.add(sub);
     void this.runSubscription(sub);
     return {
@@ -273,6 +274,7 @@ export class TesseraClient {
           if (sub.closed) return;
           if (a.index >= sub.lastIndex) {
             sub.lastIndex = a.index;
+            sub.stateIndex = a.index;
             sub.onState(a.value, a.index);
           }
           return; // events flow; a lost connection calls runSubscription again
@@ -289,7 +291,9 @@ export class TesseraClient {
   private onEvent(conn: NodeConnection, subId: number, event: unknown, index: number): void {
     const sub = this.subsByConn.get(conn)?.get(subId);
     if (!sub || sub.closed) return;
-    if (index <= sub.lastIndex) return; // already seen through another replica
+    // Events at or below the state snapshot's index are in that state; older ones were seen through
+    // another replica. One entry may emit several events (same index): all pass.
+    if (index <= sub.stateIndex || index < sub.lastIndex) return;
     sub.lastIndex = index;
     sub.onEvent(event, index);
   }
