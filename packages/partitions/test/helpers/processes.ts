@@ -1,0 +1,122 @@
+/** Partition nodes as child processes (file storage, TCP transport) that tests SIGKILL and restart. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@tessera/testing/servers';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const script = join(here, '..', 'fixtures', 'node.mjs');
+const dist = join(here, '..', '..', 'dist', 'index.js');
+
+export interface NodeStatus {
+  partition: number;
+  role: string;
+  leader?: string;
+  appliedIndex: number;
+  snapshotIndex: number;
+}
+
+export class NodeProcess {
+  child: ChildProcess | undefined;
+  stderr = '';
+  private seq = 0;
+  private readonly waiting = new Map<number, (v: any) => void>();
+
+  constructor(
+    readonly id: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    const child = fork(script, [], { env: { ...process.env, ...this.env, NODE_ID: this.id }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.child = child;
+    child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-8000)));
+    child.on('message', (m: any) => {
+      if (m.type === 'reply') {
+        this.waiting.get(m.req)?.(m);
+        this.waiting.delete(m.req);
+      }
+    });
+    child.on('exit', () => {
+      for (const w of this.waiting.values()) w(undefined);
+      this.waiting.clear();
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.on('message', (m: any) => {
+        if (m.type === 'ready') resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`node ${this.id} exited (${code}) before it was ready: ${this.stderr}`)));
+    });
+  }
+
+  async status(): Promise<NodeStatus[] | undefined> {
+    if (!this.running) return undefined;
+    const req = ++this.seq;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiting.delete(req);
+        resolve(undefined);
+      }, 2_000);
+      this.waiting.set(req, (m) => {
+        clearTimeout(t);
+        resolve(m?.status);
+      });
+      this.child!.send({ type: 'status', req });
+    });
+  }
+
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  }
+}
+
+export interface ProcessCluster {
+  readonly nodes: NodeProcess[];
+  readonly endpoints: string[];
+  close(): Promise<void>;
+}
+
+/** Starts three nodes in child processes on ephemeral loopback ports and temp dirs. */
+export async function processCluster(opts: { partitions: number; snapshotEntries?: number }): Promise<ProcessCluster> {
+  if (!existsSync(dist)) throw new Error(`${dist} is missing: the node processes import the built package (pnpm exec turbo run build --filter=@tessera/partitions...)`);
+  const ids = ['n1', 'n2', 'n3'];
+  const root = mkdtempSync(join(tmpdir(), 'tessera-partitions-crash-'));
+  const raftPorts: Record<string, number> = {};
+  const clientPorts: Record<string, number> = {};
+  for (const id of ids) {
+    raftPorts[id] = await freePort();
+    clientPorts[id] = await freePort();
+  }
+  const nodes = ids.map(
+    (id) =>
+      new NodeProcess(id, {
+        MEMBERS: JSON.stringify(ids),
+        PARTITIONS: String(opts.partitions),
+        DIR: join(root, id),
+        RAFT_PORTS: JSON.stringify(raftPorts),
+        CLIENT_PORTS: JSON.stringify(clientPorts),
+        SNAPSHOT_ENTRIES: String(opts.snapshotEntries ?? 0),
+      }),
+  );
+  const close = async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { nodes, endpoints: ids.map((id) => `127.0.0.1:${clientPorts[id]}`), close };
+}
