@@ -1,0 +1,74 @@
+/**
+ * Child process of `pnpm bench partitions`: one Tessera partition node. Configured by the JSON in
+ * TESSERA_BENCH_NODE; reports `{type:'ready', clientAddress}` over IPC, answers `status` and `cpu`,
+ * and exits on `stop`. Not a benchmark by itself.
+ */
+import { createNode } from '@tessera/partitions';
+import type { StorageEngine, TransportFactory } from '@tessera/raft';
+import { fileStorage } from '@tessera/storage-file';
+import { memoryStorage } from '@tessera/storage-memory';
+import { tcpTransport } from '@tessera/transport-tcp';
+
+export interface BenchNodeConfig {
+  id: string;
+  members: string[];
+  partitions: number;
+  storage: 'file' | 'memory' | 'rocksdb';
+  transport: 'tcp' | 'nats';
+  dir: string;
+  raftPorts: Record<string, number>;
+  clientPorts: Record<string, number>;
+  natsUrl?: string;
+  profile?: boolean;
+}
+
+async function main(): Promise<void> {
+  if (!process.send || !process.env.TESSERA_BENCH_NODE) {
+    console.error('partitions-node is started by `pnpm bench partitions`');
+    process.exit(2);
+  }
+  const cfg = JSON.parse(process.env.TESSERA_BENCH_NODE) as BenchNodeConfig;
+  let storage: StorageEngine;
+  if (cfg.storage === 'file') storage = await fileStorage({ dir: cfg.dir, sync: 'always' });
+  else if (cfg.storage === 'rocksdb') {
+    const { rocksdbStorage } = await import('@tessera/storage-rocksdb');
+    storage = await rocksdbStorage({ dir: cfg.dir, sync: 'always' });
+  } else storage = memoryStorage();
+  let transport: TransportFactory;
+  if (cfg.transport === 'nats') {
+    const { natsTransport } = await import('@tessera/transport-nats');
+    transport = natsTransport({ servers: [cfg.natsUrl!], clusterId: 'bench' });
+  } else {
+    const peers = Object.fromEntries(Object.entries(cfg.raftPorts).map(([id, port]) => [id, `127.0.0.1:${port}`]));
+    transport = tcpTransport({ listen: { host: '127.0.0.1', port: cfg.raftPorts[cfg.id]! }, peers, clusterId: 'bench' });
+  }
+  const node = await createNode({
+    id: cfg.id,
+    members: cfg.members.map((id) => ({ id, clientAddress: `127.0.0.1:${cfg.clientPorts[id]}` })),
+    partitions: { count: cfg.partitions, replicationFactor: 3 },
+    storage,
+    transport,
+    client: { listen: { host: '127.0.0.1', port: cfg.clientPorts[cfg.id]! } },
+    raft: { tickMs: 50, electionTicks: 20 },
+    balancer: { intervalMs: 200 },
+  });
+  process.send({ type: 'ready', clientAddress: node.clientAddress });
+  process.on('message', async (m: { type: string; req: number }) => {
+    if (m.type === 'status') {
+      const st = node.status();
+      process.send!({ type: 'reply', req: m.req, leaders: st.filter((s) => s.role === 'leader').length, leaderless: st.filter((s) => !s.leader).length, preferred: st.filter((s) => s.role === 'leader' && s.preferredLeader === cfg.id).length });
+    } else if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ type: 'reply', req: m.req, cpu: (u.user + u.system) / 1e6 });
+    } else if (m.type === 'stop') {
+      await node.close();
+      await storage.close();
+      process.send!({ type: 'reply', req: m.req });
+      process.exit(0);
+    }
+  });
+}
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
