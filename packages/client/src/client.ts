@@ -85,6 +85,7 @@ export class TesseraClient {
   private readonly conns = new Map<string, NodeConnection>();
   private readonly downUntil = new Map<string, number>();
   private readonly endpointOf = new Map<string, string>();
+  private addresses = new Map<string, string>();
   private readonly sessionBase: string;
   private sessions: PartitionSession[] = [];
   private nextSeq = 1;
@@ -324,7 +325,7 @@ export class TesseraClient {
     let attempt = 0;
     let hint: string | undefined;
     let redirects = 0;
-    let last: Error = new TimeoutError(`partition ${partition}: no attempt could be made in time`);
+    let last: Error | undefined;
     this.counters.requests++;
     for (;;) {
       if (this.closed) throw new ClientClosedError();
@@ -336,7 +337,7 @@ export class TesseraClient {
       if (conn && nodeId !== undefined) {
         this.counters.attempts++;
         try {
-          const a = await this.withDeadline(conn, conn.request(body()), Math.min(remaining, this.opts.attemptTimeoutMs));
+          const a = await conn.request(body(), Math.min(remaining, this.opts.attemptTimeoutMs));
           if (a.index > this.lastIndex[partition]!) this.lastIndex[partition] = a.index;
           if (leaderOnly) this.cmap.leaders[partition] = nodeId;
           hooks.onSuccess?.();
@@ -373,9 +374,10 @@ export class TesseraClient {
       backoff = Math.min(backoff * 2, this.opts.retry.maxMs);
       redirects = 0;
     }
-    if (hooks.unknownOutcome?.()) throw new TimeoutError(`partition ${partition}: command not acknowledged in time; outcome unknown (last error: ${last.message})`);
-    if (TesseraError.isInstance(last) && last.code !== 'TIMEOUT') throw last;
-    throw new TimeoutError(`partition ${partition}: no answer in time (last error: ${last.message})`);
+    const lastMsg = last?.message ?? 'no node could be tried';
+    if (hooks.unknownOutcome?.()) throw new TimeoutError(`partition ${partition}: command not acknowledged in time; outcome unknown (last error: ${lastMsg})`);
+    if (last && TesseraError.isInstance(last) && last.code !== 'TIMEOUT') throw last;
+    throw new TimeoutError(`partition ${partition}: no answer in time (last error: ${lastMsg})`);
   }
 
   private jitter(ms: number): number {
@@ -384,7 +386,10 @@ export class TesseraClient {
 
   /** Chooses the node for an attempt: the known leader, else the replicas in turn. */
   private pickTarget(partition: number, leaderOnly: boolean, attempt: number, preferLeader: boolean): string | undefined {
+    const known = this.cmap.leaders[partition];
+    if (leaderOnly && known && this.downUntil.size === 0) return known;
     const now = Date.now();
+    for (const [a, t] of this.downUntil) if (t <= now) this.downUntil.delete(a);
     const up = (id: string) => {
       const addr = this.addressOf(id);
       return addr !== undefined && (this.downUntil.get(addr) ?? 0) <= now;
@@ -400,7 +405,7 @@ export class TesseraClient {
   }
 
   private addressOf(nodeId: string): string | undefined {
-    return this.cmap.members.find((m) => m.id === nodeId)?.address ?? this.endpointOf.get(nodeId);
+    return this.addresses.get(nodeId) ?? this.endpointOf.get(nodeId);
   }
 
   private connection(nodeId: string): NodeConnection | undefined {
@@ -459,6 +464,7 @@ export class TesseraClient {
       throw new TesseraError('WRONG_PARTITION', `node ${m.nodeId} reports ${m.partitions} partitions, this client was set up with ${this.cmap.partitions}`);
     }
     if (endpoint !== undefined) this.endpointOf.set(m.nodeId, endpoint);
+    this.addresses = new Map(m.members.filter((x) => x.address !== undefined).map((x) => [x.id, x.address!]));
     if (this.cmap) {
       // Keep leaders learned from answers where the node that was asked knows none.
       const leaders = m.leaders.map((l, i) => l ?? this.cmap.leaders[i] ?? null);

@@ -3,7 +3,7 @@
  * order, and everything queued in one event-loop turn is written as one frame.
  */
 import type { Duplex } from 'node:stream';
-import { FrameError } from '@tessera/raft';
+import { FrameError, TimeoutError } from '@tessera/raft';
 import { ConnectionLostError } from './errors.js';
 import { FrameDecoder, encodeFrame } from './protocol/frame.js';
 import { ResponseKind, wireErrorSchema, type WireError } from './protocol/messages.js';
@@ -17,7 +17,12 @@ export interface Answer {
 interface Waiter {
   resolve(a: Answer): void;
   reject(e: WireError | Error): void;
+  /** Date.now() after which the request fails with TimeoutError (Infinity: never). */
+  deadline: number;
 }
+
+/** Granularity of request deadlines: one sweep timer per connection instead of a timer per request. */
+const SWEEP_MS = 25;
 
 /** Opens a byte stream to a node's client address ("host:port"); see `tcp()` and `tls()`. */
 export type ClientTransport = (address: string) => Duplex;
@@ -70,14 +75,39 @@ export class NodeConnection {
     return this.closedWith !== undefined;
   }
 
-  /** Sends `[id, ...body]` and resolves with the answer; rejects with a WireError or a ConnectionLostError. */
-  request(body: unknown[]): Promise<Answer> {
+  /**
+   * Sends `[id, ...body]` and resolves with the answer; rejects with a WireError, a
+   * ConnectionLostError, or a TimeoutError after `timeoutMs` (a late answer is then ignored).
+   */
+  request(body: unknown[], timeoutMs = Infinity): Promise<Answer> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const id = this.nextId++;
+    body.unshift(id);
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.send([id, ...body]);
+      this.waiting.set(id, { resolve, reject, deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs });
+      if (timeoutMs !== Infinity) this.armSweep();
+      this.send(body);
     });
+  }
+
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  private armSweep(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => {
+      if (this.waiting.size === 0) {
+        clearInterval(this.sweepTimer);
+        this.sweepTimer = undefined;
+        return;
+      }
+      const now = Date.now();
+      for (const [id, w] of this.waiting) {
+        if (w.deadline > now) continue;
+        this.waiting.delete(id);
+        w.reject(new TimeoutError(`no answer from ${this.address} in time`));
+      }
+    }, SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   /** Like {@link request} but also returns the id (subscriptions are named by their request id). */
@@ -85,7 +115,7 @@ export class NodeConnection {
     const id = this.nextId++;
     if (this.closedWith) return { id, answer: Promise.reject(this.closedWith) };
     const answer = new Promise<Answer>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, deadline: Infinity });
       this.send([id, ...body]);
     });
     return { id, answer };
@@ -130,6 +160,7 @@ export class NodeConnection {
     if (this.closedWith) return;
     this.closedWith = err instanceof ConnectionLostError ? err : new ConnectionLostError(`connection to ${this.address}: ${err.message}`, { cause: err });
     clearTimeout(this.connectTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.socket.destroy();
     const ws = [...this.waiting.values()];
     this.waiting.clear();

@@ -41,3 +41,23 @@ describe('client protocol framing', () => {
     expect(errorToWire(new Error('boom')).code).toBe('INTERNAL');
   });
 });
+
+import { commandRequest, isCommandRequest } from '../src/protocol/messages.js';
+
+describe('command request fast check', () => {
+  it('agrees with the zod schema on valid and invalid requests', () => {
+    const good = [7, 'cmd', 3, 'sess', 9, 1, true, 30_000, 'map', 'users', 'set', { any: 'value' }, 'k'];
+    const cases: unknown[][] = [good, [...good.slice(0, 12), null]];
+    const mutations: [number, unknown][] = [
+      [0, 0], [0, 1.5], [0, '7'], [1, 'query'], [2, -1], [2, 2 ** 21], [3, ''], [3, 'x'.repeat(129)], [4, 0], [5, -1], [6, 1],
+      [7, 99], [7, 24 * 3600 * 1000 + 1], [8, ''], [9, 'n'.repeat(1025)], [10, ''], [12, 5], [12, 'k'.repeat(64 * 1024 + 1)],
+    ];
+    for (const [i, v] of mutations) {
+      const m = [...good];
+      m[i] = v;
+      cases.push(m);
+    }
+    cases.push(good.slice(0, 12), [...good, 'extra']);
+    for (const c of cases) expect(isCommandRequest(c), JSON.stringify(c).slice(0, 80)).toBe(commandRequest.safeParse(c).success);
+  });
+});

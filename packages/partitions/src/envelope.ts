@@ -6,12 +6,13 @@
  *   [2, time]                                                                         log clock (expires idle sessions)
  *   [3, time, timeoutMs, session, open]                                               session keep-alive
  *   [4, time, session]                                                                session close
+ *   [5, time, [[timeoutMs, session, seq, ackBelow, open, type, name, op, input, key], ...]]   several commands in one entry
  *
  * `time` is the proposing leader's wall clock in ms; the state machine makes log time monotonic.
  */
 import { Packr } from 'msgpackr';
 
-export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4 } as const;
+export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4, Batch: 5 } as const;
 
 /**
  * Entries are decoded with copied byte strings: a value kept in the state must not pin the whole
@@ -45,4 +46,16 @@ export function encodeKeepAlive(time: number, timeoutMs: number, session: string
 
 export function encodeClose(time: number, session: string): Uint8Array {
   return entryPackr.pack([EntryKind.Close, time, session]);
+}
+
+/** One command of a batch entry: `[timeoutMs, session, seq, ackBelow, open, type, name, op, input, key]`. */
+export type BatchedCommand = [number, string, number, number, boolean, string, string, string, unknown, string | null];
+
+/**
+ * Several commands (usually everything one client frame carried for a partition) in one log entry:
+ * one Raft entry, one append record, one replication message slot, instead of one per command.
+ * Applied in order; each command keeps its own session dedup and its own outcome.
+ */
+export function encodeBatch(time: number, commands: BatchedCommand[]): Uint8Array {
+  return entryPackr.pack([EntryKind.Batch, time, commands]);
 }

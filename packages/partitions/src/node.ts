@@ -25,7 +25,7 @@ import { counterResource } from './builtins/counter.js';
 import { lockResource } from './builtins/lock.js';
 import { mapResource } from './builtins/map.js';
 import { coalescingClock } from './clock.js';
-import { encodeClock, encodeClose, encodeCommand, encodeKeepAlive } from './envelope.js';
+import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive, type BatchedCommand } from './envelope.js';
 import { parseNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { groupIdOf, partitionsOf, placePartitions, type Placement } from './placement.js';
 import type { ResourceDefinition } from './resource.js';
@@ -36,13 +36,24 @@ import { PartitionStateMachine } from './state-machine.js';
 /** The resource types every node registers. */
 export const builtinResources: readonly ResourceDefinition[] = [mapResource, counterResource, lockResource, electionResource];
 
+interface PendingCommand {
+  readonly cmd: BatchedCommand;
+  readonly resolve: (v: [unknown, number]) => void;
+  readonly reject: (e: unknown) => void;
+}
+
 interface LocalPartition {
   readonly p: number;
   readonly group: RaftGroup<Outcome>;
   readonly sm: PartitionStateMachine;
   lastProposeAt: number;
   balanceBackoffUntil: number;
+  /** Commands received in this turn, proposed together as one entry. */
+  batch: PendingCommand[];
 }
+
+/** Most commands in one batch entry. */
+const MAX_BATCH = 1024;
 
 interface SubRef {
   readonly conn: ClientConnection;
@@ -158,7 +169,7 @@ export class PartitionNode {
       membership: { voters: [...this.placement.replicas[p]!], learners: [] },
       config: { followerRequests: 'reject', ...this.opts.raft },
     });
-    this.parts[p] = { p, group, sm, lastProposeAt: 0, balanceBackoffUntil: 0 };
+    this.parts[p] = { p, group, sm, lastProposeAt: 0, balanceBackoffUntil: 0, batch: [] };
   }
 
   // ------------------------------------------------------------------ introspection
@@ -309,7 +320,42 @@ export class PartitionNode {
     if (def.keyed && key === null) throw new OperationError('INVALID_INPUT', `resource type ${type} is keyed: commands need a key`);
     const data = this.validate(def, 'commands', op, input);
     const part = this.leaderOf(p);
-    return this.propose(part, encodeCommand(Date.now(), timeoutMs, session, seq, ackBelow, open, type, name, op, data, key));
+    return new Promise((resolve, reject) => {
+      if (part.batch.length === 0) queueMicrotask(() => this.flushBatch(part));
+      part.batch.push({ cmd: [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key], resolve, reject });
+      if (part.batch.length >= MAX_BATCH) this.flushBatch(part);
+    });
+  }
+
+  /** Proposes the commands gathered for a partition (one client frame's worth, usually) as one entry. */
+  private flushBatch(part: LocalPartition): void {
+    const batch = part.batch;
+    if (batch.length === 0) return;
+    part.batch = [];
+    const now = Date.now();
+    part.lastProposeAt = now;
+    if (batch.length === 1) {
+      const b = batch[0]!;
+      const [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key] = b.cmd;
+      this.propose(part, encodeCommand(now, timeoutMs, session, seq, ackBelow, open, type, name, op, data, key)).then(b.resolve, b.reject);
+      return;
+    }
+    const cmds = batch.map((b) => b.cmd);
+    part.group.propose(encodeBatch(now, cmds)).then(
+      (out) => {
+        const outs = out.ok ? (out.value as Outcome[]) : undefined;
+        for (let i = 0; i < batch.length; i++) {
+          const b = batch[i]!;
+          const o = outs ? outs[i]! : out;
+          if (o.ok) b.resolve([o.value, o.index]);
+          else b.reject(o.code === 'SESSION_EXPIRED' ? new SessionExpiredError(o.message) : new OperationError(o.code, o.message));
+        }
+      },
+      (err) => {
+        const e = this.clientError(err, part.p);
+        for (const b of batch) b.reject(e);
+      },
+    );
   }
 
   private proposeOn(p: number, bytes: Uint8Array): Promise<[unknown, number]> {

@@ -3,7 +3,7 @@
  * session table, and the log clock. Commands arrive as envelopes (envelope.ts).
  */
 import type { SnapshotSource, StateMachine } from '@tessera/raft';
-import { EntryKind, entryPackr } from './envelope.js';
+import { EntryKind, entryPackr, type BatchedCommand } from './envelope.js';
 import { ResourceError, type ApplyContext, type ResourceDefinition, type SessionEndContext } from './resource.js';
 import { SessionTable, type Outcome, type Session } from './sessions.js';
 
@@ -81,6 +81,12 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
     switch (kind) {
       case EntryKind.Command:
         return this.applyCommand(e, index, time);
+      case EntryKind.Batch: {
+        const cmds = e[2] as unknown[][];
+        const outs = new Array<Outcome>(cmds.length);
+        for (let i = 0; i < cmds.length; i++) outs[i] = this.applyOne(cmds[i] as BatchedCommand, index, time);
+        return { ok: true, value: outs, index };
+      }
       case EntryKind.Clock:
         return { ok: true, value: null, index };
       case EntryKind.KeepAlive: {
@@ -114,7 +120,11 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
   }
 
   private applyCommand(e: unknown[], index: number, time: number): Outcome {
-    const [, , timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key] = e as [number, number, number, string, number, number, boolean, string, string, string, unknown, string | null];
+    return this.applyOne(e.slice(2) as BatchedCommand, index, time);
+  }
+
+  private applyOne(c: BatchedCommand, index: number, time: number): Outcome {
+    const [timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key] = c;
     const s = this.liveSession(sid, time, index, open, timeoutMs);
     if (!s) return fail('SESSION_EXPIRED', `session ${sid} expired or unknown on partition ${this.partition}`, index);
     if (seq < s.floor) return fail('STALE_REQUEST', `request ${seq} of session ${sid} was already acknowledged by its client`, index);

@@ -112,3 +112,29 @@ export const clusterMapSchema = z.object({
   leaders: z.array(z.union([z.string(), z.null()])),
 });
 export type ClusterMap = z.infer<typeof clusterMapSchema>;
+
+const isInt = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isStr = (v: unknown, min: number, max: number): boolean => typeof v === 'string' && v.length >= min && v.length <= max;
+
+/**
+ * The hot-path equivalent of `commandRequest.safeParse(m).success` (same constraints, no
+ * allocation). Nodes use it first and fall back to the zod schema, which also produces the error
+ * message; a test checks that both agree.
+ */
+export function isCommandRequest(m: readonly unknown[]): boolean {
+  return (
+    m.length === 13 &&
+    isInt(m[0], 1, Number.MAX_SAFE_INTEGER) &&
+    m[1] === 'cmd' &&
+    isInt(m[2], 0, 1 << 20) &&
+    isStr(m[3], 1, 128) &&
+    isInt(m[4], 1, Number.MAX_SAFE_INTEGER) &&
+    isInt(m[5], 0, Number.MAX_SAFE_INTEGER) &&
+    typeof m[6] === 'boolean' &&
+    isInt(m[7], 100, 24 * 3600 * 1000) &&
+    isStr(m[8], 1, 128) &&
+    isStr(m[9], 1, 1024) &&
+    isStr(m[10], 1, 128) &&
+    (m[12] === null || isStr(m[12], 0, 64 * 1024))
+  );
+}
