@@ -12,6 +12,36 @@ afterEach(async () => {
 });
 
 describe('client against three in-process nodes', () => {
+  it('a malformed frame closes only that connection; invalid requests get INVALID_REQUEST', async () => {
+    cluster = await localCluster({ partitions: 2 });
+    await allLeaders(cluster);
+    const { connect: tcp } = await import('node:net');
+    const { encodeFrame, FrameDecoder } = await import('@tessera/client/protocol');
+    const [host, port] = cluster.endpoints()[0]!.split(':');
+    const talk = (bytes: Buffer) =>
+      new Promise<{ closed: boolean; msgs: unknown[] }>((resolve) => {
+        const s = tcp({ host: host!, port: Number(port) });
+        const d = new FrameDecoder();
+        const msgs: unknown[] = [];
+        s.on('connect', () => s.write(bytes));
+        s.on('data', (c: Buffer) => d.push(c, (m) => {
+          msgs.push(...m);
+          s.destroy();
+          resolve({ closed: false, msgs });
+        }));
+        s.on('close', () => resolve({ closed: true, msgs }));
+      });
+    const garbage = Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]);
+    expect((await talk(garbage)).closed).toBe(true);
+    const bad = await talk(encodeFrame([[5, 'cmd', 0, '', 1]]));
+    expect((bad.msgs[0] as unknown[])[1]).toBe(1);
+    expect(((bad.msgs[0] as unknown[])[2] as { code: string }).code).toBe('INVALID_REQUEST');
+    // The node still serves.
+    client = await connect({ endpoints: cluster.endpoints() });
+    await client.counter('c').add(1);
+    expect(await client.counter('c').get()).toBe(1);
+  });
+
   it('map: set, get, getAndSet, cas, delete, scan across partitions', async () => {
     cluster = await localCluster({ partitions: 8 });
     await allLeaders(cluster);

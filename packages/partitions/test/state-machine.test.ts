@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { builtinResources } from '../src/node.js';
-import { encodeClock, encodeClose, encodeCommand, encodeKeepAlive } from '../src/envelope.js';
+import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive } from '../src/envelope.js';
 import type { ResourceDefinition } from '../src/resource.js';
 import type { Outcome } from '../src/sessions.js';
 import { PartitionStateMachine } from '../src/state-machine.js';
@@ -161,6 +161,24 @@ describe('partition state machine', () => {
     const img = await image(m);
     const other = new PartitionStateMachine({ partition: 1, resources: registry });
     await expect(other.restore((async function* () { yield img; })())).rejects.toThrow(/partition 0/);
+  });
+
+  it('a batch entry applies each command with its own dedup and outcome', () => {
+    const m = sm();
+    const log = new Log([m]);
+    const batch = encodeBatch(1000, [
+      [T, 'a', 1, 1, true, 'counter', 'c', 'add', 2],
+      [T, 'b', 1, 1, true, 'counter', 'c', 'add', 3],
+      [T, 'a', 1, 1, true, 'counter', 'c', 'add', 2], // the same command twice in one batch (a quick retry)
+      [T, 'a', 2, 1, true, 'nope', 'x', 'op', null],
+    ].map((c) => [...c, null]) as never);
+    const out = log.one(batch);
+    expect(out.ok).toBe(true);
+    const outs = (out as { value: Outcome[] }).value;
+    expect(outs.map((o) => (o.ok ? o.value : o.code))).toEqual([2, 5, 2, 'UNKNOWN_RESOURCE']);
+    expect(m.query('counter', 'c', 'get', null, null)).toBe(5);
+    // The batch's commands are deduplicated later too, one by one.
+    expect(log.one(cmd(1001, 'b', 1, 1, false, 'counter', 'c', 'add', 3))).toEqual(outs[1]);
   });
 
   it('malformed entries fail deterministically without changing state', () => {
