@@ -57,7 +57,11 @@ async function run(job: Job): Promise<object> {
   return { stats, commits, errors, elapsed, p50: lat.percentile(50), p99: lat.percentile(99), cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
-process.on('message', (job: Job) => {
+process.on('message', (job: Job & { type?: string; req?: number }) => {
+  if (job.type === 'stop') {
+    process.send!({ type: 'reply', req: job.req });
+    process.exit(0);
+  }
   run(job).then(
     (r) => process.send!({ type: 'result', ...r }),
     (err) => process.send!({ type: 'error', message: String(err?.stack ?? err) }),

@@ -293,7 +293,7 @@ const bench: Benchmark = async (ctx) => {
   try {
     for (const p of s.partitions) {
       const cluster = await startCluster(ctx, s, p, nats);
-      const client = new Child('partitions-client.js', {});
+      const client = new Child('partitions-client.js', {}, s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', `client-P${p}-${Date.now()}.cpuprofile`] : []);
       try {
         await client.next('ready');
         const pids = cluster.nodes.map((n) => n.proc.pid!);
@@ -304,7 +304,7 @@ const bench: Benchmark = async (ctx) => {
           ctx.log(`tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${out.extra!.cpuSecPer100k} CPU s/100k, ${r.errors} errors ${JSON.stringify((r as any).stats)}`);
         }
       } finally {
-        await client.kill();
+        await client.stop();
         await cluster.stop();
       }
     }
