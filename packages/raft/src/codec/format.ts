@@ -18,9 +18,11 @@ export const F_SNAPSHOT = 2;
 export const F_SEQUENTIAL = 4;
 /** Message flag: one (term, type) pair follows the entry count; entries carry neither. */
 export const F_UNIFORM = 8;
-export const KNOWN_FLAGS = F_REJECT | F_SNAPSHOT | F_SEQUENTIAL | F_UNIFORM;
+/** Message flag: the group is the previous message's; the message carries none. */
+export const F_SAME_GROUP = 16;
+export const KNOWN_FLAGS = F_REJECT | F_SNAPSHOT | F_SEQUENTIAL | F_UNIFORM | F_SAME_GROUP;
 
 /** Largest bytes a varint may take (values below 2^53 need at most 8 groups of 7 bits). */
 export const MAX_VARINT_BYTES = 8;
-/** Fewest bytes a message can take: type, empty group, six one-byte varints, flags, entry count. */
-export const MIN_MESSAGE_BYTES = 10;
+/** Fewest bytes a message can take: type, flags, six one-byte varints, entry count (group omitted). */
+export const MIN_MESSAGE_BYTES = 9;

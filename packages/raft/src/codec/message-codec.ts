@@ -1,6 +1,6 @@
 import { FrameError } from '../errors.js';
 import { EntryType, MessageType, NO_ENTRIES, type LogEntry, type Message, type NodeId, type SnapshotChunk } from '../types.js';
-import { CODEC_VERSION, F_REJECT, F_SEQUENTIAL, F_SNAPSHOT, F_UNIFORM, KNOWN_FLAGS, MIN_MESSAGE_BYTES } from './format.js';
+import { CODEC_VERSION, F_REJECT, F_SAME_GROUP, F_SEQUENTIAL, F_SNAPSHOT, F_UNIFORM, KNOWN_FLAGS, MIN_MESSAGE_BYTES } from './format.js';
 import { Reader } from './reader.js';
 import { boundStr, boundStrList, Writer } from './writer.js';
 
@@ -33,6 +33,10 @@ const MESSAGE_BOUND = 1 + 6 * 8 + 1 + 5 + 9;
 /** An entry at its largest, payload aside: index, term, type, length. */
 const ENTRY_BOUND = 8 + 8 + 1 + 5;
 
+const MODE = process.env.CODEC_MODE ?? 'A';
+let scratch = new Uint8Array(1 << 16);
+const ALLOC: (n: number) => Uint8Array = MODE === 'A' ? (n) => new Uint8Array(n) : MODE === 'C' ? (n) => { const b = Buffer.allocUnsafe(n); return new Uint8Array(b.buffer, b.byteOffset, n); } : (n) => { if (scratch.length < n) scratch = new Uint8Array(n * 2); return scratch; };
+const FINISH: (b: Uint8Array, n: number) => Uint8Array = MODE === 'A' || MODE === 'C' ? (b, n) => new Uint8Array(b.buffer, b.byteOffset, n) : MODE === 'B' ? (b, n) => b.slice(0, n) : (b, n) => { const o = Buffer.allocUnsafe(n); o.set(b.subarray(0, n)); return new Uint8Array(o.buffer, o.byteOffset, n); };
 /** Upper bound of a batch's encoded size. */
 function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number {
   let n = 1 + boundStr(from) + boundStr(to) + 5;
@@ -40,9 +44,9 @@ function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number
     const m = messages[i]!;
     n += MESSAGE_BOUND + boundStr(m.group);
     const ents = m.entries;
-    for (let k = 0; k < ents.length; k++) n += ENTRY_BOUND + ents[k]!.data.byteLength;
+    for (let k = 0; k < ents.length; k++) n += ENTRY_BOUND + ents[k]!.data.length;
     const s = m.snapshot;
-    if (s !== undefined) n += 8 + 8 + boundStrList(s.meta.membership.voters) + boundStrList(s.meta.membership.learners) + 8 + 1 + 5 + s.data.byteLength;
+    if (s !== undefined) n += 8 + 8 + boundStrList(s.meta.membership.voters) + boundStrList(s.meta.membership.learners) + 8 + 1 + 5 + s.data.length;
   }
   return n;
 }
@@ -55,32 +59,37 @@ function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number
  */
 export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message[]): Uint8Array {
   const bound = boundOf(from, to, messages);
-  const w = new Writer(new Uint8Array(bound));
+  const w = new Writer(ALLOC(bound));
   w.u8(CODEC_VERSION);
   w.str(from);
   w.str(to);
   w.varint(messages.length);
-  for (let i = 0; i < messages.length; i++) encodeMessage(w, messages[i]!);
+  let group: string | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    encodeMessage(w, m, m.group === group);
+    group = m.group;
+  }
   if (w.pos > bound) throw new Error(`codec bound ${bound} too small for ${w.pos} bytes`);
-  return new Uint8Array(w.buf.buffer, 0, w.pos);
+  return FINISH(w.buf, w.pos);
 }
 
-function encodeMessage(w: Writer, m: Message): void {
+function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
   const type = m.type;
   if (!(type >= 1 && type <= MAX_MESSAGE_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode message type ${type}`);
+  const ents = m.entries;
+  const ne = ents.length;
+  let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0) | (sameGroup ? F_SAME_GROUP : 0);
+  if (ne > 0) flags |= entryFlags(ents, m.index);
   w.u8(type);
-  w.str(m.group);
+  w.u8(flags);
+  if (!sameGroup) w.str(m.group);
   w.varint(m.term);
   w.varint(m.logTerm);
   w.varint(m.index);
   w.varint(m.commit);
   w.varint(m.rejectHint);
   w.varint(m.context);
-  const ents = m.entries;
-  const ne = ents.length;
-  let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0);
-  if (ne > 0) flags |= entryFlags(ents, m.index);
-  w.u8(flags);
   w.varint(ne);
   if (ne > 0) {
     if ((flags & F_UNIFORM) !== 0) {
@@ -154,24 +163,33 @@ export function decodeBatch(frame: Uint8Array): DecodedBatch {
   const from = r.str();
   const to = r.str();
   const n = r.count(MIN_MESSAGE_BYTES);
-  const messages: Message[] = [];
-  for (let i = 0; i < n; i++) messages.push(decodeMessage(r, from, to));
+  const messages: Message[] = new Array(n);
+  let group = '';
+  for (let i = 0; i < n; i++) {
+    const m = decodeMessage(r, from, to, i === 0 ? undefined : group);
+    group = m.group;
+    messages[i] = m;
+  }
   if (r.pos !== r.end) throw new FrameError(`${r.end - r.pos} trailing bytes after batch`);
   return { from, to, messages };
 }
 
-function decodeMessage(r: Reader, from: NodeId, to: NodeId): Message {
+/** `prevGroup`: the previous message's group, undefined for the first message of the batch. */
+function decodeMessage(r: Reader, from: NodeId, to: NodeId, prevGroup: string | undefined): Message {
   const type = r.u8();
   if (type < 1 || type > MAX_MESSAGE_TYPE) throw new FrameError(`unknown message type ${type}`);
-  const group = r.str();
+  const flags = r.u8();
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new FrameError(`unknown message flags ${flags}`);
+  let group: string;
+  if ((flags & F_SAME_GROUP) === 0) group = r.str();
+  else if (prevGroup !== undefined) group = prevGroup;
+  else throw new FrameError('first message of a batch refers to a previous group');
   const term = r.varint();
   const logTerm = r.varint();
   const index = r.varint();
   const commit = r.varint();
   const rejectHint = r.varint();
   const context = r.varint();
-  const flags = r.u8();
-  if ((flags & ~KNOWN_FLAGS) !== 0) throw new FrameError(`unknown message flags ${flags}`);
   const entries = decodeEntries(r, type, flags, index);
   const snapshot = (flags & F_SNAPSHOT) !== 0 ? decodeSnapshot(r) : undefined;
   // Same property order as message() in types.ts, so decoded messages share the engine's object shape.
@@ -211,7 +229,7 @@ function decodeEntries(r: Reader, type: number, flags: number, prevIndex: number
     etype = r.u8();
     if (etype > MAX_ENTRY_TYPE) throw new FrameError(`unknown entry type ${etype}`);
   }
-  const out: LogEntry[] = [];
+  const out: LogEntry[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const index = sequential ? prevIndex + 1 + i : r.varint();
     if (!uniform) {
@@ -219,7 +237,7 @@ function decodeEntries(r: Reader, type: number, flags: number, prevIndex: number
       etype = r.u8();
       if (etype > MAX_ENTRY_TYPE) throw new FrameError(`unknown entry type ${etype}`);
     }
-    out.push({ index, term, type: etype as EntryType, data: r.bytes() });
+    out[i] = { index, term, type: etype as EntryType, data: r.bytes() };
   }
   return out;
 }

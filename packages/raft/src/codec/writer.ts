@@ -64,7 +64,8 @@ export class Writer {
 
   /** Length-prefixed raw bytes. */
   bytes(data: Uint8Array): void {
-    const n = data.byteLength;
+    // length, not byteLength: the same for bytes, and V8 inlines only the former.
+    const n = data.length;
     this.varint(n);
     if (n > 16) {
       this.buf.set(data, this.pos);

@@ -682,6 +682,8 @@ export class RaftCore {
           }
           return;
         }
+        // No follower can hold more of this leader's log than the leader; such a reply is corrupt.
+        if (m.index > this.log.lastIndex()) return;
         const updated = pr.maybeUpdate(m.index);
         // A successful probe that confirms the match we already knew also ends probing.
         if (!updated && !(pr.state === ProgressState.Probe && pr.match === m.index)) return;
@@ -805,6 +807,7 @@ export class RaftCore {
   /** Sends one AppendEntries to `to` (or starts a snapshot). Returns whether a message went out. */
   private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (pr.isPaused()) return false;
+    if (pr.next > this.log.lastIndex() + 1) pr.next = this.log.lastIndex() + 1;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm < 0) {

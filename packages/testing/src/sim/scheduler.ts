@@ -24,6 +24,10 @@ export class Scheduler {
   private seq = 0;
   /** Events executed so far. */
   steps = 0;
+  /** Stop running once this many events ran (a runaway event storm is itself a finding). */
+  maxSteps = Infinity;
+  /** Set when `maxSteps` stopped a run. */
+  exhausted = false;
 
   schedule(delayMs: number, fn: () => void, owner?: Owner): { cancel(): void } {
     const ev: Event = { time: this.now + Math.max(0, delayMs), seq: this.seq++, fn, owner, epoch: owner?.epoch ?? 0, cancelled: false };
@@ -46,6 +50,10 @@ export class Scheduler {
   async run(until: number, afterEach?: () => void, stopWhen?: () => boolean): Promise<void> {
     while (this.heap.length > 0) {
       if (stopWhen?.()) return;
+      if (this.steps >= this.maxSteps) {
+        this.exhausted = true;
+        return;
+      }
       const ev = this.heap[0]!;
       if (ev.time > until) break;
       this.pop();

@@ -67,6 +67,8 @@ export interface SimulationOptions {
   /** Check linearizability of the client history at the end (default true). */
   readonly checkHistory?: HistoryChecker;
   readonly traceSize?: number;
+  /** Event budget for the whole run (default 600,000). */
+  readonly maxSteps?: number;
 }
 
 /** One client operation as recorded for the linearizability check. `ret` is Infinity when the outcome is unknown. */
@@ -130,6 +132,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const seed = opts.seed;
   const rng = new Rng(seed);
   const sched = new Scheduler();
+  // Far above any healthy run (~20-80k events); an event storm ends the seed as a violation.
+  sched.maxSteps = opts.maxSteps ?? 600_000;
   const trace = new Trace(opts.traceSize ?? 300);
   const faults = opts.faults ?? ALL_FAULTS;
   const net = new SimNetwork(sched, rng.fork(), trace, faults.network, opts.encode ?? true);
@@ -420,7 +424,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   await sched.run(livenessDeadline, check, () => progressed);
   // Let followers catch up before the end-state checks.
   await sched.run(sched.now + 1_000, check);
-  if (!progressed) safety.violations.push('liveness: no leader could commit within 20 s after the network healed and every node restarted');
+  if (sched.exhausted) safety.violations.push(`event storm: the run exceeded ${sched.maxSteps} events (at virtual time ${Math.round(sched.now)} ms)`);
+  else if (!progressed) safety.violations.push('liveness: no leader could commit within 20 s after the network healed and every node restarted');
 
   // Every replica should converge to the same state once the group is healthy.
   const live = nodes.filter((n) => n.alive && n.group);
