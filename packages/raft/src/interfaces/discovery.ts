@@ -83,7 +83,7 @@ export interface Discovery {
    * Rejects with a `ConfigError` naming the field (`nodeRecord.raftAddress: ...`) for an invalid
    * record, `DiscoveryConflictError` for a second id on the same instance, `DiscoveryClosedError`
    * after `close()`, and `DiscoveryUnavailableError` (retryable) when the registry cannot be
-   * reached; after a rejection nothing is kept registered.
+   * reached. A rejected call changes nothing: a record registered earlier stays registered.
    */
   register(self: NodeRecordInput): Promise<void>;
 
