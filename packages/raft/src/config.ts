@@ -20,6 +20,18 @@ export const snapshotPolicySchema = z
   })
   .strict();
 
+/** Learner promotion policy. */
+export const learnerPolicySchema = z
+  .object({
+    /** `auto`: the leader promotes a learner once it has kept up for `stableMs`; `manual`: only `promote()` does. */
+    promotion: z.enum(['auto', 'manual']).default('auto'),
+    /** A learner within this many entries of the leader's last index counts as caught up. */
+    maxLagEntries: z.number().int().min(0).default(1000),
+    /** How long a learner must stay caught up before automatic promotion. */
+    stableMs: z.number().int().min(0).default(2000),
+  })
+  .strict();
+
 /**
  * Settings of one Raft group. Every field has a default; pass only what you change.
  * Times are in milliseconds or in ticks of `tickMs`.
@@ -55,6 +67,8 @@ export const raftConfigSchema = z
     /** How often the commit index is persisted when nothing else is (it is only a restart hint). */
     commitPersistMs: z.number().int().min(1).default(1_000),
     snapshot: snapshotPolicySchema.default(snapshotPolicySchema.parse({})),
+    /** How learners become voters. */
+    learners: learnerPolicySchema.default(learnerPolicySchema.parse({})),
   })
   .strict()
   .refine((c) => c.heartbeatTicks < c.electionTicks, { message: 'must be less than electionTicks', path: ['heartbeatTicks'] });
@@ -62,6 +76,7 @@ export const raftConfigSchema = z
 export type RaftConfig = z.output<typeof raftConfigSchema>;
 export type RaftConfigInput = z.input<typeof raftConfigSchema>;
 export type SnapshotPolicy = z.output<typeof snapshotPolicySchema>;
+export type LearnerPolicy = z.output<typeof learnerPolicySchema>;
 
 /**
  * Validates `input` against `schema`, throwing a {@link ConfigError} whose message names the first

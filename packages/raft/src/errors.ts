@@ -117,3 +117,17 @@ export class TransportError extends TesseraError {
     super('TRANSPORT', message, { ...options, retryable: true });
   }
 }
+
+/** A membership change that cannot apply to the current membership (unknown member, already a member, ...). */
+export class InvalidMembershipChangeError extends TesseraError {
+  constructor(message: string) {
+    super('INVALID_MEMBERSHIP_CHANGE', message, { retryable: false });
+  }
+}
+
+/** A learner cannot be promoted yet: its log is too far behind the leader's. Retry later. */
+export class LearnerBehindError extends TesseraError {
+  constructor(readonly learner: string, readonly lag: number) {
+    super('LEARNER_BEHIND', lag < 0 ? `learner ${learner} is not responding` : `learner ${learner} is ${lag} entries behind the leader`, { retryable: true });
+  }
+}

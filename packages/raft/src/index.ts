@@ -11,7 +11,7 @@ export type { Transport, TransportInit, TransportFactory } from './interfaces/tr
 export type { StateMachine, SnapshotSource } from './interfaces/state-machine.js';
 export { type Clock, type Timer, systemClock } from './interfaces/clock.js';
 export { type Logger, silentLogger } from './interfaces/logger.js';
-export { raftConfigSchema, snapshotPolicySchema, parseConfig, type RaftConfig, type RaftConfigInput, type SnapshotPolicy } from './config.js';
+export { raftConfigSchema, snapshotPolicySchema, learnerPolicySchema, type LearnerPolicy, parseConfig, type RaftConfig, type RaftConfigInput, type SnapshotPolicy } from './config.js';
 export { RaftCore } from './core/raft.js';
 export type { CoreConfig, CoreInit, Ready, ReadState, PropResult, SoftState, SnapshotNeed, UnsafeFlags } from './core/ready.js';
 export { RaftGroup, type RaftGroupOptions, type GroupStatus, type ReadOptions, type ReadConsistency } from './runtime/group.js';

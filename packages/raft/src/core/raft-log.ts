@@ -22,6 +22,8 @@ export class RaftLog {
   truncateFrom = 0;
   /** Highest index handed out for applying. */
   applying: number;
+  /** Told about every append and truncation (membership follows the log). */
+  listener: { appended(entries: readonly LogEntry[]): void; truncated(from: number): void; compacted(upTo: number): void } | undefined;
 
   constructor(snapIndex: number, snapTerm: number, entries: LogEntry[], committed: number) {
     this.snapIndex = snapIndex;
@@ -101,6 +103,7 @@ export class RaftLog {
   /** Appends entries that continue the log exactly (leader path). */
   append(entries: readonly LogEntry[]): void {
     for (let i = 0; i < entries.length; i++) this.ents.push(entries[i]!);
+    this.listener?.appended(entries);
   }
 
   /**
@@ -131,6 +134,7 @@ export class RaftLog {
     const first = entries[0]!.index;
     if (first <= this.lastIndex()) {
       this.ents.length = first - this.snapIndex - 1;
+      this.listener?.truncated(first);
       if (this.stable >= first) this.stable = first - 1;
       if (first < this.unstable) {
         this.truncateFrom = this.truncateFrom === 0 ? first : Math.min(this.truncateFrom, first);
@@ -190,6 +194,7 @@ export class RaftLog {
     if (upTo <= this.snapIndex) return;
     const t = this.term(upTo);
     this.ents = this.ents.slice(upTo - this.snapIndex);
+    this.listener?.compacted(upTo);
     this.snapIndex = upTo;
     this.snapTerm = t;
   }

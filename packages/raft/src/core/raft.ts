@@ -1,4 +1,5 @@
-import { NotLeaderError, ProposalDroppedError } from '../errors.js';
+import { ChangeInProgressError, InvalidMembershipChangeError, NotLeaderError, ProposalDroppedError } from '../errors.js';
+import { MembershipLog } from './membership-log.js';
 import {
   EntryType,
   MessageType,
@@ -92,21 +93,29 @@ export class RaftCore {
     this.log = new RaftLog(init.snapshotIndex, init.snapshotTerm, init.entries, init.hardState.commit);
     this.term = init.hardState.term;
     this.vote = init.hardState.vote;
-    this.voters = [...init.membership.voters];
-    this.learners = [...init.membership.learners];
+    this.members = new MembershipLog(init.membership, cfg.decodeMembership);
+    this.members.appended(init.entries);
+    const m = this.members.current();
+    this.voters = [...m.voters];
+    this.learners = [...m.learners];
+    this.pendingConfIndex = this.members.latestIndex();
     this.prevHard = { term: this.term, vote: this.vote };
     this.resetRandomizedElectionTimeout();
     this.prevSoft = { role: this.role, leader: this.lead, term: this.term };
-    // The newest config entry in the log defines membership, committed or not (thesis 4.1).
-    for (let i = this.log.lastIndex(); i > this.log.snapIndex; i--) {
-      const e = this.log.entry(i)!;
-      if (e.type === EntryType.Config) {
-        this.setMembership(cfg.decodeMembership(e.data));
-        this.pendingConfIndex = i;
-        break;
-      }
-    }
+    // The newest config entry in the log defines membership, committed or not (thesis 4.1), so
+    // membership follows every append, truncation and compaction.
+    this.log.listener = {
+      appended: (entries) => {
+        if (this.members.appended(entries)) this.setMembership(this.members.current());
+      },
+      truncated: (from) => {
+        if (this.members.truncated(from)) this.setMembership(this.members.current());
+      },
+      compacted: (upTo) => this.members.compacted(upTo),
+    };
   }
+
+  private readonly members: MembershipLog;
 
   // ---------------------------------------------------------------- inputs
 
@@ -292,13 +301,25 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- status
 
+  /** The membership in effect: the newest in the log, committed or not. */
   get membership(): Membership {
     return { voters: [...this.voters], learners: [...this.learners] };
+  }
+
+  /** True when a membership change is appended but not yet committed. */
+  changeInProgress(): boolean {
+    return this.pendingConfIndex > this.log.committed;
   }
 
   /** Replication progress per peer (leader only). */
   progress(): ReadonlyMap<NodeId, Readonly<Progress>> {
     return this.prs;
+  }
+
+  /** Leader: has `id` acknowledged a heartbeat within the last election timeout? */
+  recentlyActive(id: NodeId): boolean {
+    const pr = this.prs.get(id);
+    return pr !== undefined && this.ticks - pr.leaseAck <= this.cfg.electionTicks;
   }
 
   isVoter(id: NodeId = this.id): boolean {
@@ -756,15 +777,29 @@ export class RaftCore {
     if (type === EntryType.Normal && !this.canAccept(bytes)) {
       throw new ProposalDroppedError('too many uncommitted bytes');
     }
+    if (type === EntryType.Config) this.checkConfigChange(commands);
     this.uncommittedBytes += bytes;
     this.log.append(entries);
     if (type === EntryType.Config) this.pendingConfIndex = first + commands.length - 1;
     this.selfProgress().next = this.log.lastIndex() + 1;
-    if (type === EntryType.Config) {
-      for (const c of commands) this.setMembership(this.cfg.decodeMembership(c));
-    }
     this.bcastAppend();
     return first;
+  }
+
+  /**
+   * Single-server membership changes are safe only one at a time and only once this leader has
+   * committed an entry of its own term (the fix to the bug in the original single-server algorithm).
+   */
+  private checkConfigChange(commands: readonly Uint8Array[]): void {
+    if (commands.length !== 1) throw new InvalidMembershipChangeError('one membership change at a time');
+    if (this.pendingConfIndex > this.log.committed) throw new ChangeInProgressError();
+    if (this.log.term(this.log.committed) !== this.term) throw new ChangeInProgressError('the leader has not yet committed an entry of its term');
+    const next = this.cfg.decodeMembership(commands[0]!);
+    const cur = this.members.current();
+    const diff = (a: readonly string[], b: readonly string[]) => a.filter((x) => !b.includes(x)).length + b.filter((x) => !a.includes(x)).length;
+    if (diff(cur.voters, next.voters) > 1) throw new InvalidMembershipChangeError('voters may change by one member at a time');
+    if (next.voters.length === 0) throw new InvalidMembershipChangeError('a group needs at least one voter');
+    if (next.voters.some((v) => next.learners.includes(v))) throw new InvalidMembershipChangeError('a member cannot be both voter and learner');
   }
 
   private maybeCommit(): boolean {
@@ -848,7 +883,8 @@ export class RaftCore {
     const datas = m.entries.map((e) => e.data);
     let bytes = 0;
     for (const d of datas) bytes += d.byteLength;
-    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0) {
+    // Membership changes go through the leader's API, never through forwarding.
+    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || m.entries[0]!.type !== EntryType.Normal) {
       r.reject = true;
       this.send(r);
       return;
@@ -879,7 +915,7 @@ export class RaftCore {
     }
     seen.set(m.context, { index: r.index, term: this.term, count: datas.length });
     if (seen.size > FORWARDED_SEEN_LIMIT) seen.delete(seen.keys().next().value!);
-    this.appendProposals(datas, m.entries[0]!.type === EntryType.Config ? EntryType.Config : EntryType.Normal);
+    this.appendProposals(datas, EntryType.Normal);
   }
 
   private handleForwardedRead(m: Message): void {
@@ -1010,7 +1046,9 @@ export class RaftCore {
   restoreSnapshot(index: number, term: number, membership: Membership): boolean {
     const keepSuffix = this.log.matchTerm(index, term) && index <= this.log.lastIndex();
     this.log.restore(index, term);
-    this.setMembership(membership);
+    if (!keepSuffix) this.members.truncated(0);
+    this.members.restored(index, membership);
+    this.setMembership(this.members.current());
     // Queue an ack so the leader learns our new match index.
     if (this.lead !== '') this.queueAck(this.lead, index);
     return !keepSuffix;

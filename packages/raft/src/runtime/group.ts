@@ -3,6 +3,9 @@ import { RaftCore } from '../core/raft.js';
 import type { PropResult, ReadState, Ready, UnsafeFlags } from '../core/ready.js';
 import {
   BackpressureError,
+  ChangeInProgressError,
+  InvalidMembershipChangeError,
+  LearnerBehindError,
   GroupStoppedError,
   NotLeaderError,
   ProposalDroppedError,
@@ -14,7 +17,7 @@ import { systemClock, type Clock, type Timer } from '../interfaces/clock.js';
 import { silentLogger, type Logger } from '../interfaces/logger.js';
 import type { StateMachine } from '../interfaces/state-machine.js';
 import type { GroupStorage } from '../interfaces/storage-engine.js';
-import { decodeMembership } from '../membership.js';
+import { decodeMembership, encodeMembership } from '../membership.js';
 import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
 import { IoQueue } from './io-queue.js';
 import { PendingQueue, Proposal } from './pending.js';
@@ -130,6 +133,10 @@ export class RaftGroup<R = unknown> {
   private fatal: Error | undefined;
   private readonly stopWaiters: (() => void)[] = [];
   private readonly leaderWaiters: (() => void)[] = [];
+  /** Woken after each apply batch and tick. */
+  private applyWaiters: (() => void)[] = [];
+  /** Learners caught up with the leader, and since when (automatic promotion). */
+  private readonly caughtUpSince = new Map<NodeId, number>();
 
   private constructor(opts: RaftGroupOptions<R>, config: RaftConfig, core: RaftCore, applied: number, snapshots: SnapshotManager) {
     this.opts = opts;
@@ -223,10 +230,101 @@ export class RaftGroup<R = unknown> {
     return this.enqueue(command, EntryType.Normal);
   }
 
-  /** Proposes a membership change entry (used by the membership API). */
-  proposeConfig(membership: Membership, encoded: Uint8Array): Promise<unknown> {
-    void membership;
-    return this.enqueue(encoded, EntryType.Config);
+  // ------------------------------------------------------------------ membership
+
+  /** The membership in effect on this replica (the newest in its log, committed or not). */
+  membership(): Membership {
+    return this.core.membership;
+  }
+
+  /**
+   * Adds `id` as a learner: it receives the log (and snapshots) but neither votes nor counts for
+   * commit. Resolves with the new membership once the change is committed and applied here.
+   * Rejects with NotLeaderError, ChangeInProgressError or InvalidMembershipChangeError.
+   */
+  addLearner(id: NodeId): Promise<Membership> {
+    return this.changeMembership((m) => {
+      if (m.voters.includes(id) || m.learners.includes(id)) throw new InvalidMembershipChangeError(`${id} is already a member`);
+      return { voters: m.voters, learners: [...m.learners, id] };
+    });
+  }
+
+  /**
+   * Makes learner `id` a voter. Refused with LearnerBehindError while its log lags the leader's
+   * by more than `learners.maxLagEntries` (a lagging voter would weaken the quorum).
+   */
+  promote(id: NodeId): Promise<Membership> {
+    return this.changeMembership((m) => {
+      if (!m.learners.includes(id)) throw new InvalidMembershipChangeError(`${id} is not a learner`);
+      const lag = this.learnerLag(id);
+      if (lag > this.config.learners.maxLagEntries) throw new LearnerBehindError(id, lag === Infinity ? -1 : lag);
+      return { voters: [...m.voters, id], learners: m.learners.filter((x) => x !== id) };
+    });
+  }
+
+  /** Removes voter or learner `id`. A leader that removes itself steps down once the change commits. */
+  removeMember(id: NodeId): Promise<Membership> {
+    return this.changeMembership((m) => {
+      if (!m.voters.includes(id) && !m.learners.includes(id)) throw new InvalidMembershipChangeError(`${id} is not a member`);
+      return { voters: m.voters.filter((x) => x !== id), learners: m.learners.filter((x) => x !== id) };
+    });
+  }
+
+  private async changeMembership(fn: (current: Membership) => Membership): Promise<Membership> {
+    if (this.stopped) throw new GroupStoppedError(this.group);
+    if (this.core.role !== Role.Leader) throw new NotLeaderError(this.group, this.core.lead || undefined);
+    // A new leader must commit an entry of its term (its no-op) before it may change membership.
+    const deadline = this.clock.now() + this.config.tickMs * this.config.electionTicks;
+    while (this.core.role === Role.Leader && this.core.log.term(this.core.log.committed) !== this.core.term && this.clock.now() < deadline) {
+      await new Promise<void>((r) => this.applyWaiters.push(r));
+    }
+    if (this.core.role !== Role.Leader) throw new NotLeaderError(this.group, this.core.lead || undefined);
+    return this.proposeChange(fn);
+  }
+
+  private proposeChange(fn: (current: Membership) => Membership): Promise<Membership> {
+    if (this.core.changeInProgress() || this.queue.some((q) => q.type === EntryType.Config)) return Promise.reject(new ChangeInProgressError());
+    let next: Membership;
+    try {
+      next = fn(this.core.membership);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue(encodeMembership(next), EntryType.Config).then(() => next);
+  }
+
+  /** Leader only: entries learner `id` is behind the leader's last index (Infinity if it is not responding). */
+  private learnerLag(id: NodeId): number {
+    const pr = this.core.progress().get(id);
+    if (!pr || !this.core.recentlyActive(id)) return Infinity;
+    return this.core.log.lastIndex() - pr.match;
+  }
+
+  /** Leader: promote learners that kept up for `stableMs` (one change at a time). */
+  private autoPromote(): void {
+    const policy = this.config.learners;
+    if (policy.promotion !== 'auto' || this.core.role !== Role.Leader) {
+      this.caughtUpSince.clear();
+      return;
+    }
+    const learners = this.core.membership.learners;
+    for (const id of [...this.caughtUpSince.keys()]) if (!learners.includes(id)) this.caughtUpSince.delete(id);
+    for (const id of learners) {
+      if (this.learnerLag(id) > policy.maxLagEntries) {
+        this.caughtUpSince.delete(id);
+        continue;
+      }
+      const since = this.caughtUpSince.get(id) ?? this.now;
+      this.caughtUpSince.set(id, since);
+      if (this.now - since >= policy.stableMs && !this.core.changeInProgress()) {
+        this.caughtUpSince.delete(id);
+        this.promote(id).then(
+          () => this.logger.info({ group: this.group, learner: id }, 'learner promoted to voter'),
+          (err) => this.logger.debug({ group: this.group, learner: id, err: String(err) }, 'automatic promotion deferred'),
+        );
+        return;
+      }
+    }
   }
 
   private enqueue(data: Uint8Array, type: EntryType): Promise<any> {
@@ -505,6 +603,8 @@ export class RaftGroup<R = unknown> {
     this.expireRequests();
     this.maybePersistCommit();
     this.snapshots.maybeSnapshot(this.applied);
+    this.autoPromote();
+    this.wakeApplyWaiters();
     this.schedule();
   }
 
@@ -731,6 +831,14 @@ export class RaftGroup<R = unknown> {
     this.releaseReads();
     if (this.queue.length > 0 || this.core.hasReady()) this.schedule();
     const ws = this.stopWaiters.splice(0);
+    for (const w of ws) w();
+    this.wakeApplyWaiters();
+  }
+
+  private wakeApplyWaiters(): void {
+    if (this.applyWaiters.length === 0) return;
+    const ws = this.applyWaiters;
+    this.applyWaiters = [];
     for (const w of ws) w();
   }
 

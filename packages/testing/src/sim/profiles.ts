@@ -17,6 +17,10 @@ export const PROFILES = {
   churn: { nodes: 5, raft: { maxInflightMsgs: 1, maxMsgBytes: 1 }, faults: { ...ALL_FAULTS, churn: true, assassinateRate: 0.5, nemesisIntervalMs: 300, diskLatencyMs: 20 } },
   /** Check-quorum off: a partitioned leader keeps its role (legal), so any read it serves alone is stale. */
   'no-check-quorum': { nodes: 3, raft: { checkQuorum: false }, faults: { ...ALL_FAULTS, nemesisIntervalMs: 200 } },
+  /** Membership changes (learners joining, promotions, removals) and leadership transfers, every fault on. */
+  membership: { nodes: 3, membershipChanges: { spares: 2 }, raft: { learners: { promotion: 'manual', maxLagEntries: 20, stableMs: 0 } }, faults: ALL_FAULTS },
+  /** The same with automatic learner promotion. */
+  'membership-auto': { nodes: 3, membershipChanges: { spares: 2 }, raft: { learners: { promotion: 'auto', maxLagEntries: 20, stableMs: 50 } }, faults: ALL_FAULTS },
   /** No faults: a baseline. */
   calm: { nodes: 3, faults: NO_FAULTS },
 } satisfies Record<string, Omit<SimulationOptions, 'seed'>>;
@@ -24,7 +28,7 @@ export const PROFILES = {
 export type ProfileName = keyof typeof PROFILES | 'mixed';
 
 /** The profiles `mixed` rotates through, by seed. */
-const MIXED: (keyof typeof PROFILES)[] = ['default', 'five', 'narrow', 'slow-disk', 'churn'];
+const MIXED: (keyof typeof PROFILES)[] = ['default', 'five', 'narrow', 'slow-disk', 'churn', 'membership', 'membership-auto'];
 
 /** The options for `seed` under `profile` (`mixed` picks a faulty profile from the seed). */
 export function profileOptions(profile: ProfileName, seed: number): { name: keyof typeof PROFILES; options: Omit<SimulationOptions, 'seed'> } {

@@ -62,6 +62,11 @@ export interface SimulationOptions {
   readonly leaseReadShare?: number;
   /** Run the wire codec on every message (default true). */
   readonly encode?: boolean;
+  /**
+   * Membership changes and leadership transfers: `spares` extra nodes start outside the group and
+   * the nemesis adds learners, promotes, removes members and transfers leadership at random.
+   */
+  readonly membershipChanges?: { readonly spares: number };
   /** Random aggressive snapshot policies (default true when the profile does not set one). */
   readonly snapshots?: boolean;
   /** Check linearizability of the client history at the end (default true). */
@@ -139,11 +144,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const net = new SimNetwork(sched, rng.fork(), trace, faults.network, opts.encode ?? true);
   const safety = new SafetyChecker();
   const nNodes = opts.nodes ?? 3;
-  const ids = Array.from({ length: nNodes }, (_, i) => `n${i + 1}`);
-  const membership = { voters: ids, learners: [] };
+  const spares = opts.membershipChanges?.spares ?? 0;
+  const voterIds = Array.from({ length: nNodes }, (_, i) => `n${i + 1}`);
+  const ids = Array.from({ length: nNodes + spares }, (_, i) => `n${i + 1}`);
+  const membership = { voters: voterIds, learners: [] };
   const duration = opts.durationMs ?? 6_000;
   const nodeRng = rng.fork();
   const nodes = ids.map((id) => new SimNode(id, 1 + (nodeRng.next() * 2 - 1) * faults.clockDrift));
+  const isSpare = (id: NodeId) => !voterIds.includes(id);
   const snapRng = rng.fork();
   const raftConfig: RaftConfigInput = {
     // Tiny thresholds and chunks: snapshots, compaction, InstallSnapshot and multi-chunk transfers
@@ -185,7 +193,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       group: GROUP,
       storage,
       stateMachine: sm,
-      membership,
+      // Spares join an existing group: they start without a membership and learn it from the leader.
+      membership: isSpare(n.id) ? undefined : membership,
       config: raftConfig,
       random: () => coreRng.next(),
       unsafe: opts.unsafe,
@@ -306,11 +315,53 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   };
   const nemesis = async (): Promise<void> => {
     const maxDown = Math.floor((nNodes - 1) / 2) + (nemesisRng.chance(0.3) ? 1 : 0);
+    let changes = 0;
     while (!stopWorkload) {
       await sleep(nemesisRng.int(faults.nemesisIntervalMs / 4, faults.nemesisIntervalMs * 2));
       if (stopWorkload) break;
       const roll = nemesisRng.next();
       const down = nodes.filter((n) => !n.alive);
+      if (opts.membershipChanges && nemesisRng.chance(0.4)) {
+        const leader = nodes.find((n) => n.alive && n.group?.role === 'leader');
+        if (leader?.group) {
+          const g = leader.group;
+          const m = g.membership();
+          const pick = nemesisRng.next();
+          const outsiders = ids.filter((x) => !m.voters.includes(x) && !m.learners.includes(x));
+          let change: Promise<unknown> | undefined;
+          let what = '';
+          if (pick < 0.3 && outsiders.length > 0) {
+            const id = nemesisRng.pick(outsiders);
+            what = `add learner ${id}`;
+            change = g.addLearner(id);
+          } else if (pick < 0.55 && m.learners.length > 0) {
+            const id = nemesisRng.pick(m.learners);
+            what = `promote ${id}`;
+            change = g.promote(id);
+          } else if (pick < 0.8 && m.voters.length + m.learners.length > 3) {
+            // Keep at least 3 voters so the group still tolerates a crash.
+            const candidates = m.voters.length > 3 ? [...m.voters, ...m.learners] : m.learners;
+            if (candidates.length > 0) {
+              const id = nemesisRng.pick(candidates);
+              what = `remove ${id}`;
+              change = g.removeMember(id);
+            }
+          } else {
+            const to = nemesisRng.pick(m.voters.filter((x) => x !== leader.id).concat(['']));
+            what = `transfer leadership${to ? ` to ${to}` : ''}`;
+            change = g.transferLeadership(to || undefined);
+          }
+          if (change) {
+            changes++;
+            trace.add(`t=${sched.now} ${what} (via ${leader.id})`);
+            change.then(
+              () => trace.add(`t=${sched.now} ${what}: done`),
+              (err: unknown) => trace.add(`t=${sched.now} ${what}: ${(err as Error).message}`),
+            );
+          }
+        }
+        continue;
+      }
       if (faults.churn) {
         const leader = nodes.find((n) => n.alive && n.group?.role === 'leader');
         const up = nodes.filter((n) => n.alive);
@@ -336,7 +387,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         if (down.length > 0) await startNode(nemesisRng.pick(down));
       } else if (faults.partitions && roll < 0.7) {
         const shuffled = [...ids].sort(() => nemesisRng.next() - 0.5);
-        const cut = nemesisRng.int(1, nNodes - 1);
+        const cut = nemesisRng.int(1, ids.length - 1);
         net.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
         partitions++;
       } else if (faults.partitions && roll < 0.78) {
