@@ -443,11 +443,16 @@ declare module 'ioredis' {
   }
 }
 
+/** A socket asked to close (FIN sent) is destroyed if it has not closed after this long. */
+const DISCONNECT_GRACE_MS = 100;
+
 function clientOptions(o: ResolvedRedisDiscoveryOptions, extra: Partial<RedisOptions>): RedisOptions {
   const out: RedisOptions = {
     connectTimeout: o.connectTimeoutMs,
     commandTimeout: o.commandTimeoutMs,
     autoResendUnfulfilledCommands: false,
+    // How long a closing socket may take to close by itself before it is destroyed.
+    disconnectTimeout: DISCONNECT_GRACE_MS,
     retryStrategy: (times) => {
       const delay = Math.min(o.reconnect.maxMs, o.reconnect.initialMs * 2 ** Math.min(times - 1, 20));
       return Math.max(1, Math.round(delay / 2 + (Math.random() * delay) / 2));
@@ -476,10 +481,15 @@ function pemValue(v: string | Uint8Array): string | Buffer {
 /** Closes a client and waits until its socket is gone, so close() leaves nothing behind. */
 async function disconnect(client: Redis): Promise<void> {
   if (client.status === 'end') return;
-  // Between reconnect attempts there is no socket: disconnect() only cancels the pending attempt,
-  // and no 'end' event follows. Otherwise wait for the socket to close.
-  const between = client.status === 'reconnecting';
-  const ended = between ? Promise.resolve() : new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'reconnecting') {
+    // Between reconnect attempts the socket is already closed: disconnect() cancels the pending
+    // attempt, no 'end' event follows, and the client still arms its disconnect timer on the dead
+    // socket (nothing will clear it). Wait it out, so that nothing is left running after close().
+    client.disconnect(false);
+    await new Promise((resolve) => setTimeout(resolve, DISCONNECT_GRACE_MS + 1));
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   client.disconnect(false);
   await ended;
 }
