@@ -880,15 +880,8 @@ export class RaftCore {
   private handleForwardedProposal(m: Message): void {
     const r = message(MessageType.PropResp, this.group, this.id, m.from, this.term);
     r.context = m.context;
-    const datas = m.entries.map((e) => e.data);
-    let bytes = 0;
-    for (const d of datas) bytes += d.byteLength;
-    // Membership changes go through the leader's API, never through forwarding.
-    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || m.entries[0]!.type !== EntryType.Normal) {
-      r.reject = true;
-      this.send(r);
-      return;
-    }
+    // A duplicate of a request this node already appended gets the original answer, even if this
+    // node has since lost leadership: "rejected" would tell the requester it was never appended.
     let seen = this.forwardedSeen.get(m.from);
     const prior = seen?.get(m.context);
     if (prior) {
@@ -898,7 +891,11 @@ export class RaftCore {
       this.send(r);
       return;
     }
-    if (!this.canAccept(bytes)) {
+    const datas = m.entries.map((e) => e.data);
+    let bytes = 0;
+    for (const d of datas) bytes += d.byteLength;
+    // Membership changes go through the leader's API, never through forwarding.
+    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || m.entries[0]!.type !== EntryType.Normal || !this.canAccept(bytes)) {
       r.reject = true;
       this.send(r);
       return;

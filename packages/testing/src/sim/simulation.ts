@@ -239,8 +239,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const runOp = async (clientId: number, n: SimNode, cmd: KvCommand, mode: 'log' | 'read' | 'lease'): Promise<void> => {
     const group = n.group!;
     const sm = n.sm!;
+    // Recorded at invocation: an operation still in flight when the run ends has an unknown outcome.
     const op: KvOperation = { clientId, input: cmd, output: undefined, call: sched.now, ret: Infinity };
-    type Outcome = { kind: 'ok'; value: KvResult } | { kind: 'failed' } | { kind: 'unknown' };
+    history.push(op);
+    type Outcome = { kind: 'ok'; value: KvResult } | { kind: 'failed'; code: string } | { kind: 'unknown' };
     const outcome = await new Promise<Outcome>((resolve) => {
       let done = false;
       const settle = (o: Outcome) => {
@@ -263,17 +265,19 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
           const code = TesseraError.isInstance(err) ? err.code : 'UNKNOWN';
           // Errors that guarantee the command was not applied; anything else leaves the outcome open.
           const definite = code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'BACKPRESSURE';
-          settle(definite ? { kind: 'failed' } : { kind: 'unknown' });
+          settle(definite ? { kind: 'failed', code } : { kind: 'unknown' });
         },
       );
     });
     if (outcome.kind === 'ok') {
       op.output = outcome.value;
       op.ret = sched.now;
-      history.push(op);
       trace.add(`t=${sched.now} client${clientId} ${describe(cmd)} -> ${JSON.stringify(outcome.value)} via ${n.id}`);
-    } else if (outcome.kind === 'unknown' && cmd.op !== 'get') {
-      history.push(op);
+    } else if (outcome.kind === 'failed' || cmd.op === 'get') {
+      // Definitely not applied (or a read, which has no effect): not part of the history.
+      history.splice(history.lastIndexOf(op), 1);
+      trace.add(`t=${sched.now} client${clientId} ${describe(cmd)} -> ${outcome.kind === 'failed' ? `failed ${outcome.code}` : 'unknown'} via ${n.id}`);
+    } else {
       trace.add(`t=${sched.now} client${clientId} ${describe(cmd)} -> unknown via ${n.id}`);
     }
   };
