@@ -9,6 +9,7 @@ export type { SnapshotStore, SnapshotWriter, SnapshotReader } from './interfaces
 export type { StorageEngine, GroupStorage, StorageCapabilities } from './interfaces/storage-engine.js';
 export type { Transport, TransportInit, TransportFactory } from './interfaces/transport.js';
 export type { StateMachine, SnapshotSource } from './interfaces/state-machine.js';
+export type { GroupObserver } from './interfaces/observer.js';
 export { type Clock, type Timer, systemClock } from './interfaces/clock.js';
 export { type Logger, silentLogger } from './interfaces/logger.js';
 export { raftConfigSchema, snapshotPolicySchema, learnerPolicySchema, type LearnerPolicy, parseConfig, type RaftConfig, type RaftConfigInput, type SnapshotPolicy } from './config.js';

@@ -16,6 +16,7 @@ import {
 import { systemClock, type Clock, type Timer } from '../interfaces/clock.js';
 import { silentLogger, type Logger } from '../interfaces/logger.js';
 import type { StateMachine } from '../interfaces/state-machine.js';
+import type { GroupObserver } from '../interfaces/observer.js';
 import type { GroupStorage } from '../interfaces/storage-engine.js';
 import { decodeMembership, encodeMembership } from '../membership.js';
 import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
@@ -52,6 +53,8 @@ export interface RaftGroupOptions<R = unknown> {
   readonly random?: () => number;
   /** Deliberately broken protocol behaviour, for the simulation's self-test only. */
   readonly unsafe?: UnsafeFlags;
+  /** Metrics and tracing hooks. */
+  readonly observer?: GroupObserver;
 }
 
 /** A point-in-time view of a group, for status pages and tests. */
@@ -126,6 +129,10 @@ export class RaftGroup<R = unknown> {
   /** Results of recently applied entries, for forwarded proposals whose indices arrive late. */
   private readonly recent = new Map<number, { term: number; ok: boolean; value: unknown }>();
 
+  private readonly observer: GroupObserver | undefined;
+  /** Batches proposed here awaiting commit (observer timing only). */
+  private proposedBatches: { last: number; count: number; at: number }[] = [];
+  private lastRoleTerm = -1;
   private hsPending = 0;
   private deferred: Message[] = [];
   private lastPersistedCommit = 0;
@@ -148,7 +155,8 @@ export class RaftGroup<R = unknown> {
     this.logger = opts.logger ?? silentLogger;
     this.applied = applied;
     this.snapshots = snapshots;
-    this.io = new IoQueue(opts.storage, (err) => this.fail(err));
+    this.observer = opts.observer;
+    this.io = new IoQueue(opts.storage, (err) => this.fail(err), opts.observer ? (entries, bytes, ms) => opts.observer!.persisted?.(opts.group, entries, bytes, ms) : undefined, this.clock);
   }
 
   /**
@@ -552,7 +560,15 @@ export class RaftGroup<R = unknown> {
         for (const m of rd.messages) this.deferred.push(m);
       } else this.sendAll(rd.messages);
     }
+    if (this.proposedBatches.length > 0) {
+      const now = this.clock.now();
+      while (this.proposedBatches.length > 0 && this.proposedBatches[0]!.last <= rd.commit) {
+        const b = this.proposedBatches.shift()!;
+        this.observer!.committed?.(this.group, b.count, now - b.at);
+      }
+    }
     if (rd.committed.length > 0) {
+      if (this.observer?.applied) this.applyBatchStart = this.clock.now();
       for (const e of rd.committed) this.applyQueue.push(e);
       if (!this.applying) this.runApply();
     }
@@ -582,6 +598,12 @@ export class RaftGroup<R = unknown> {
   }
 
   private onSoftState(role: Role, leader: NodeId): void {
+    if (this.observer) {
+      if (role !== Role.Leader) this.proposedBatches = [];
+      this.observer.roleChanged?.(this.group, role, this.core.term, leader || undefined);
+      if ((role === Role.Candidate || role === Role.PreCandidate) && this.core.term !== this.lastRoleTerm) this.observer.electionStarted?.(this.group, this.core.term);
+      this.lastRoleTerm = this.core.term;
+    }
     if (leader !== '') {
       const ws = this.leaderWaiters.splice(0);
       for (const w of ws) w();
@@ -654,6 +676,10 @@ export class RaftGroup<R = unknown> {
         q.index = first + i;
         q.term = term;
         this.pending.add(q);
+      }
+      if (this.observer) {
+        this.observer.proposed?.(this.group, batch.length);
+        this.proposedBatches.push({ last: first + batch.length - 1, count: batch.length, at: this.clock.now() });
       }
       return;
     }
@@ -821,7 +847,13 @@ export class RaftGroup<R = unknown> {
     p.fail(new TimeoutError(`group ${this.group}: a snapshot replaced the log; outcome of index ${p.index} unknown`));
   };
 
+  private applyBatchStart = 0;
+
   private finishApplyBatch(): void {
+    if (this.observer?.applied && this.applyBatchStart > 0) {
+      this.observer.applied(this.group, this.applyQueue.length, this.clock.now() - this.applyBatchStart);
+      this.applyBatchStart = 0;
+    }
     if (this.applyHead >= this.applyQueue.length) {
       this.applyQueue = [];
       this.applyHead = 0;
@@ -945,6 +977,7 @@ export class RaftGroup<R = unknown> {
       schedule: () => this.schedule(),
       applied: () => this.applied,
       appliedMembership: () => this.appliedMembershipValue,
+      observer: this.observer,
       capture: <T>(fn: () => Promise<T>) => this.withApplyPaused(fn),
       install: (meta: SnapshotMeta, restore: () => Promise<void>) => this.installSnapshot(meta, restore),
     };

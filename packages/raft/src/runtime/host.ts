@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../interfaces/clock.js';
 import { silentLogger, type Logger } from '../interfaces/logger.js';
 import type { Transport, TransportFactory } from '../interfaces/transport.js';
+import type { GroupObserver } from '../interfaces/observer.js';
 import type { GroupId, Message, NodeId } from '../types.js';
 import { RaftGroup, type RaftGroupOptions } from './group.js';
 
@@ -9,6 +10,8 @@ export interface RaftHostOptions {
   readonly transport: TransportFactory;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Metrics hooks given to every group on this node (a group's own `observer` option wins). */
+  readonly observer?: GroupObserver;
 }
 
 /** Group options the host fills in itself. */
@@ -23,6 +26,7 @@ export class RaftHost {
   readonly transport: Transport;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly observer: GroupObserver | undefined;
   private readonly groups = new Map<GroupId, RaftGroup<any>>();
   private outbox = new Map<NodeId, Message[]>();
   private flushScheduled = false;
@@ -34,6 +38,7 @@ export class RaftHost {
     this.nodeId = opts.nodeId;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
+    this.observer = opts.observer;
     this.transport = opts.transport({ nodeId: opts.nodeId, deliver: (msgs) => this.deliver(msgs), logger: this.logger });
   }
 
@@ -44,7 +49,7 @@ export class RaftHost {
   /** Starts a group on this node. */
   async addGroup<R>(opts: HostedGroupOptions<R>): Promise<RaftGroup<R>> {
     if (this.groups.has(opts.group)) throw new Error(`group ${opts.group} already runs on ${this.nodeId}`);
-    const g = await RaftGroup.start<R>({ ...opts, id: this.nodeId, send: this.send, clock: this.clock, logger: this.logger });
+    const g = await RaftGroup.start<R>({ observer: this.observer, ...opts, id: this.nodeId, send: this.send, clock: this.clock, logger: this.logger });
     this.groups.set(opts.group, g);
     return g;
   }

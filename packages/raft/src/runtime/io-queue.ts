@@ -23,6 +23,9 @@ export class IoQueue {
   constructor(
     private readonly storage: GroupStorage,
     private readonly onError: (err: Error) => void,
+    /** Reports each durable append (entries, bytes, ms), for metrics. */
+    private readonly onPersist?: (entries: number, bytes: number, ms: number) => void,
+    private readonly clock?: { now(): number },
   ) {}
 
   saveHardState(state: HardState, done: () => void): void {
@@ -98,7 +101,13 @@ export class IoQueue {
             break;
           case 'append': {
             if (op.entries.length === 0) break;
+            const t0 = this.onPersist ? this.clock!.now() : 0;
             await log.append(op.entries);
+            if (this.onPersist) {
+              let bytes = 0;
+              for (const e of op.entries) bytes += e.data.byteLength;
+              this.onPersist(op.entries.length, bytes, this.clock!.now() - t0);
+            }
             let safe = op.entries[op.entries.length - 1]!.index;
             for (const later of this.ops) {
               if (later.kind === 'truncate' && later.from - 1 < safe) safe = later.from - 1;

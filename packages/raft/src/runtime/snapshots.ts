@@ -176,6 +176,7 @@ export class SnapshotManager {
     this.lastIndex = Math.max(this.lastIndex, index);
     this.stats.taken++;
     this.stats.lastTakeMs = host.clock.now() - t0;
+    host.observer?.snapshot?.(this.opts.group, 'take', index, this.stats.lastTakeMs);
     this.compactBehind(index);
     await this.opts.store.prune(this.opts.policy.keep);
     this.opts.logger.info({ group: this.opts.group, index, ms: this.stats.lastTakeMs }, 'snapshot taken');
@@ -424,6 +425,7 @@ export class SnapshotManager {
     this.bytesSince = 0;
     this.stats.installed++;
     this.stats.lastInstallMs = host.clock.now() - t0;
+    host.observer?.snapshot?.(this.opts.group, 'install', inc.meta.index, this.stats.lastInstallMs);
     await this.opts.store.prune(this.opts.policy.keep);
     this.reply(from, inc.meta.index, inc.received, { installed: true });
     this.opts.logger.info({ group: this.opts.group, index: inc.meta.index, bytes: inc.size, ms: this.stats.lastInstallMs }, 'snapshot installed');
