@@ -98,6 +98,7 @@ export class RedisDiscovery implements Discovery {
   private connectedAt: number | undefined;
   private everSynced = false;
   private refreshing = false;
+  private registering = false;
   private subscription: 'none' | 'pending' | 'done' = 'none';
   /** Invalid registry entries already reported (id -> reason). */
   private readonly reportedInvalid = new Map<string, string>();
@@ -167,10 +168,14 @@ export class RedisDiscovery implements Discovery {
       await this.whenReady();
       const self: Self = { record, json: canonicalNodeRecord(record) };
       let status: RegisterStatus;
+      // A refresh sent after this write but carrying the previous record would overwrite it.
+      this.registering = true;
       try {
         status = await this.write(self, 'register');
       } catch (err) {
         throw new DiscoveryUnavailableError(`cannot register node ${record.id}: ${errorText(err)}`, { cause: err });
+      } finally {
+        this.registering = false;
       }
       if (status === 'replaced') {
         this.logger.warn({ node: record.id }, 'node id was registered by another process; taking it over (a restart, or two nodes with one id)');
@@ -310,7 +315,7 @@ export class RedisDiscovery implements Discovery {
   /** Renews the registration (if any). Never throws for Redis trouble; counts and logs it. */
   private async refresh(): Promise<void> {
     const self = this.self;
-    if (!self || this.displaced || this.closed || this.refreshing || this.cmd.status !== 'ready') return;
+    if (!self || this.displaced || this.closed || this.refreshing || this.registering || this.cmd.status !== 'ready') return;
     this.refreshing = true;
     try {
       const status = await this.write(self, 'refresh');

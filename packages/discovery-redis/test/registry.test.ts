@@ -63,6 +63,25 @@ describe('registration, listing and expiry', () => {
     expect(a.status()).toMatchObject({ registered: true, displaced: false, reregistrations: 0, refreshFailures: 0 });
   });
 
+  it('updates racing with background refreshes never bring back an older record', async () => {
+    const redis = await redisServer();
+    const cluster = freshClusterId();
+    // Refreshing every 10 ms, so that many refreshes fall between an update's write and its reply.
+    const a = discovery(redis, cluster, { ttlMs: 1_000, refreshMs: 10 });
+    const observer = discovery(redis, cluster);
+    await observer.list();
+    const versions: number[] = [];
+    observer.watch((e) => versions.push(Number(e.node.partitions?.[0]?.slice(1) ?? -1)));
+    const updates = 150;
+    for (let i = 0; i < updates; i++) await a.register(record('a', { partitions: [`p${i}`] }));
+    await until(() => versions.at(-1) === updates - 1);
+    // Notifications of one node arrive in write order, so the versions seen only ever go up.
+    expect(versions.every((v, i) => i === 0 || v > versions[i - 1]!)).toBe(true);
+    const refreshes = a.status().refreshes;
+    await until(() => a.status().refreshes >= refreshes + 5);
+    expect((await observer.list())[0]!.partitions).toEqual([`p${updates - 1}`]);
+  });
+
   it('clusters sharing one Redis do not see each other', async () => {
     const redis = await redisServer();
     const a = discovery(redis, freshClusterId());
