@@ -294,7 +294,9 @@ export class SnapshotManager {
       this.finishSend(t, true);
       return;
     }
-    // The follower reports how much it holds; resume from there if that's behind what we sent.
+    // The follower reports how much it holds. Ahead of what we sent: it kept a partial copy of this
+    // same image (checked by size and checksum) from an earlier transfer, so continue from there.
+    if (m.commit > t.sent) t.sent = Math.min(m.commit, t.size);
     if (m.commit > t.acked) t.acked = Math.min(m.commit, t.size);
     if (m.commit < t.acked || m.commit < t.sent - WINDOW * this.opts.policy.chunkBytes) t.sent = t.acked = Math.min(m.commit, t.size);
     void this.pump(t);
