@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startRedisServer, type RedisServer } from '@tessera/testing/servers';
 import { redisDiscovery } from '../src/index.js';
-import { discoverySuite } from './discovery-suite.js';
+import { discoverySuite } from '@tessera/testing/discovery';
 import { fast, freshClusterId } from './helpers.js';
 
 let server: RedisServer;

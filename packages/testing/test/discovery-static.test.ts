@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { raftAddressResolver, staticDiscovery, type DiscoveryEvent } from '@tessera/raft';
-import { discoverySuite } from './discovery-suite.js';
+import { discoverySuite } from '../src/conformance/discovery.js';
 
 const seeds = [
   { id: 'n1', raftAddress: '10.0.0.1:7000', clientAddress: '10.0.0.1:7001' },

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Discovery, DiscoveryEvent } from '@tessera/raft';
 
 /**
- * The contract every `Discovery` implementation keeps, run with a factory per implementation
- * (the static default and Redis here). Written against `@tessera/raft` and vitest only, so it can
- * move to `@tessera/testing` as a conformance subpath unchanged.
+ * The contract every `Discovery` implementation keeps (`@tessera/testing/discovery`), run with a
+ * factory per implementation: the static default in @tessera/testing's own tests, Redis in
+ * @tessera/discovery-redis.
  */
 export interface DiscoveryHarness {
   /** A new instance; within one test every instance shares one registry. */
