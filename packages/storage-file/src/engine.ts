@@ -14,12 +14,11 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } f
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StorageError, silentLogger, type GroupId, type GroupStorage, type StorageCapabilities, type StorageEngine } from '@tessera/raft';
-import { fsyncDir } from './durable-fs.js';
+import { FileSnapshotStore, fsyncDir, groupStorage, selectCrc32c, type Crc32cImpl } from '@tessera/snapshot-files';
 import { decodeGroupDirName, GROUP_ID_FILE, groupDirName, isHashedName } from './group-dir.js';
 import { FileHardStateStore, HARD_STATE_FILE } from './hard-state.js';
 import { FileLogStore } from './log-store.js';
 import type { ResolvedFileStorageOptions } from './options.js';
-import { FileSnapshotStore } from './snapshot-store.js';
 
 const LOCK_FILE = 'LOCK';
 
@@ -31,9 +30,16 @@ export class FileStorageEngine implements StorageEngine {
   /** Open (or opening) groups; the promise settles when the group is usable. */
   private readonly open = new Map<GroupId, Promise<GroupStorage>>();
   private closed = false;
+  /** The CRC32C implementation of the log (`checksum` option); both write the same bytes. */
+  readonly checksum: Crc32cImpl;
 
   constructor(private readonly opts: ResolvedFileStorageOptions) {
     this.dir = resolve(opts.dir);
+    try {
+      this.checksum = selectCrc32c(opts.checksum);
+    } catch (err) {
+      throw new StorageError(`fileStorage.checksum: ${(err as Error).message}`, { cause: err });
+    }
     this.groupsDir = join(this.dir, 'groups');
     this.trashDir = join(this.dir, 'trash');
   }
@@ -126,6 +132,7 @@ export class FileStorageEngine implements StorageEngine {
       sync: this.opts.sync,
       syncIntervalMs: this.opts.syncIntervalMs,
       segmentBytes: this.opts.segmentBytes,
+      crc32c: this.checksum.crc32c,
       logger,
     });
     let snapshots: FileSnapshotStore;
@@ -136,25 +143,7 @@ export class FileStorageEngine implements StorageEngine {
       throw err;
     }
     const hardState = new FileHardStateStore(join(gdir, HARD_STATE_FILE), this.durable);
-    let closing: Promise<void> | undefined;
-    const storage: GroupStorage = {
-      log,
-      hardState,
-      snapshots,
-      close: () => {
-        closing ??= (async () => {
-          try {
-            await log.close();
-            await hardState.close();
-            await snapshots.close();
-          } finally {
-            this.open.delete(group);
-          }
-        })();
-        return closing;
-      },
-    };
-    return storage;
+    return groupStorage({ log, hardState, snapshots }, () => this.open.delete(group));
   }
 
   /**

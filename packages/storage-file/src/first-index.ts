@@ -6,8 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CorruptionError } from '@tessera/raft';
-import { crc32c } from './crc32c.js';
-import { writeFileAtomic } from './durable-fs.js';
+import { crc32c, writeFileAtomic } from '@tessera/snapshot-files';
 
 export const FIRST_INDEX_FILE = 'first-index';
 const MAGIC = 0x49465354; // "TSFI" little-endian

@@ -8,8 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CorruptionError, EMPTY_HARD_STATE, StorageError, type HardState, type HardStateStore } from '@tessera/raft';
-import { crc32c } from './crc32c.js';
-import { writeFileAtomic } from './durable-fs.js';
+import { crc32c, writeFileAtomic } from '@tessera/snapshot-files';
 
 export const HARD_STATE_FILE = 'hard-state';
 const MAGIC = 0x53485354; // "TSHS" little-endian

@@ -4,7 +4,8 @@
  * Every call updates the in-memory state (index, segment sizes) at once, so `firstIndex`,
  * `lastIndex`, `term` and the layout of every later write are known when the call is made; the
  * file work is queued and runs strictly in call order. An append is one buffer, one positional
- * write and (with `sync: 'always'`) one fdatasync.
+ * write and (with `sync: 'always'`) one fdatasync; its records are encoded as one checksummed frame
+ * (see frame.ts).
  *
  * Reads run concurrently with writes. A read waits only for queued appends whose entries it needs
  * to be written (not synced); calls that destroy bytes (truncation, compaction) wait for the reads
@@ -13,14 +14,26 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, LogCompactedError, LogRangeError, StorageError, type LogEntry, type LogStore, type Logger } from '@tessera/raft';
-import { wordsOf } from './crc32c.js';
-import { fsyncDir, readFull, writeAll } from './durable-fs.js';
+import { asStorageError, fsyncDir, readFull, writeAll, type Crc32cFn } from '@tessera/snapshot-files';
 import type { EntryIndex } from './entry-index.js';
 import { FIRST_INDEX_FILE, writeFirstIndex } from './first-index.js';
-import { encodedSize, encodeRecords, entryType, HEADER_BYTES, newHeader, recordValid } from './record.js';
+import {
+  encodedSize,
+  encodeFrames,
+  encodeSegmentHeader,
+  encodeTruncation,
+  entryType,
+  FRAME_HEADER_BYTES,
+  frameValid,
+  KIND_RECORDS,
+  newFrameHeader,
+  newRecordView,
+  readRecord,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+} from './frame.js';
 import { recoverLog } from './recover.js';
 import { Segment } from './segment.js';
-import { asStorageError } from './storage-error.js';
 import type { SyncPolicy } from './options.js';
 
 export interface FileLogStoreOptions {
@@ -30,6 +43,7 @@ export interface FileLogStoreOptions {
   readonly sync: SyncPolicy;
   readonly syncIntervalMs: number;
   readonly segmentBytes: number;
+  readonly crc32c: Crc32cFn;
   readonly logger: Logger;
 }
 
@@ -39,13 +53,20 @@ interface PendingWrite {
   readonly written: Promise<void>;
 }
 
-/** A contiguous run of records in one segment, captured when a read is made. */
+/** Entries `[lo, lo + count)`, all held by the frame at `start` (`length` bytes). */
+interface FrameRun {
+  readonly start: number;
+  readonly length: number;
+  readonly lo: number;
+  readonly count: number;
+}
+
+/** Frames of one segment read with one pread, captured when a read is made. */
 interface Span {
   readonly seg: Segment;
   readonly start: number;
-  readonly end: number;
-  readonly lo: number;
-  readonly count: number;
+  end: number;
+  readonly runs: FrameRun[];
 }
 
 const noop = (): void => {};
@@ -61,6 +82,7 @@ export class FileLogStore implements LogStore {
   private syncTimer: NodeJS.Timeout | undefined;
   /** A write buffer free for reuse (see append). */
   private spare: Buffer | undefined;
+  private spareView: DataView | undefined;
 
   private constructor(
     private readonly opts: FileLogStoreOptions,
@@ -72,7 +94,7 @@ export class FileLogStore implements LogStore {
 
   /** Recovers the log in `opts.dir` (see recover.ts) and opens it for appends. */
   static async open(opts: FileLogStoreOptions): Promise<FileLogStore> {
-    const r = await recoverLog(opts.dir, { sync: opts.sync !== 'never', logger: opts.logger, group: opts.group });
+    const r = await recoverLog(opts.dir, { sync: opts.sync !== 'never', logger: opts.logger, group: opts.group, crc32c: opts.crc32c });
     return new FileLogStore(opts, r.index, r.segments, r.nextSeq);
   }
 
@@ -89,32 +111,34 @@ export class FileLogStore implements LogStore {
     const refused = this.refuse();
     if (refused) return refused;
     const expect = this.idx.last + 1;
-    for (let i = 0; i < entries.length; i++) {
-      if (entries[i]!.index !== expect + i) {
-        return Promise.reject(new LogRangeError(`append: expected index ${expect + i}, got ${entries[i]!.index} (group ${this.opts.group})`));
-      }
+    const size = encodedSize(entries, expect);
+    if (size < 0) {
+      const i = -1 - size;
+      return Promise.reject(new LogRangeError(`append: expected index ${expect + i}, got ${entries[i]!.index} (group ${this.opts.group})`));
     }
-    const size = encodedSize(entries);
     const prev = this.segments[this.segments.length - 1];
     let seg = prev;
-    const roll = seg === undefined || (seg.size > 0 && seg.size + size > this.opts.segmentBytes);
+    const roll = seg === undefined || (seg.size > SEGMENT_HEADER_BYTES && seg.size + size > this.opts.segmentBytes);
     if (roll) {
-      seg = Segment.at(this.opts.dir, this.nextSeq++, expect, 0);
+      seg = Segment.at(this.opts.dir, this.nextSeq++, expect, SEGMENT_HEADER_BYTES);
       this.segments.push(seg);
     }
     const target = seg!;
     const base = target.size;
-    // One buffer per call, records encoded straight into it: no per-entry allocation. The buffer
+    // One buffer per call, frames encoded straight into it: no per-entry allocation. The buffer
     // of the last completed write is reused, so steady appends allocate nothing (and do not feed
     // the garbage collector's external-memory accounting 100 KB at a time).
-    const spare = this.spare;
-    const buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
-    if (buf === spare) this.spare = undefined;
-    const idx = this.idx;
-    encodeRecords(entries, buf, wordsOf(buf.buffer), (i, off) => {
-      const e = entries[i]!;
-      idx.push(target.seq, base + off, e.data.byteLength, e.term);
-    });
+    let buf = this.spare;
+    let dv = this.spareView;
+    if (buf !== undefined && buf.length >= size) {
+      this.spare = undefined;
+      this.spareView = undefined;
+    } else {
+      buf = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
+      dv = undefined;
+    }
+    dv ??= new DataView(buf.buffer, buf.byteOffset, buf.length);
+    encodeFrames(entries, buf, dv, this.opts.crc32c, this.idx, target.seq, base);
     target.size += size;
 
     let markWritten = noop;
@@ -133,11 +157,14 @@ export class FileLogStore implements LogStore {
         if (roll) {
           // The previous segment must be durable before a newer one exists (recovery relies on it).
           if (prev?.dirty && sync !== 'never') await this.syncSegment(prev);
-          fh = await target.create();
+          fh = await target.create(encodeSegmentHeader(this.opts.crc32c), sync !== 'never');
           if (sync !== 'never') await fsyncDir(this.opts.dir);
         } else fh = await target.handle();
         await writeAll(fh, buf, size, base);
-        if (buf.length <= MAX_SPARE && (this.spare === undefined || this.spare.length < buf.length)) this.spare = buf;
+        if (buf.length <= MAX_SPARE && (this.spare === undefined || this.spare.length < buf.length)) {
+          this.spare = buf;
+          this.spareView = dv;
+        }
         settled();
         if (sync === 'always') await fh.datasync();
         else {
@@ -156,13 +183,23 @@ export class FileLogStore implements LogStore {
       return Promise.reject(new LogRangeError(`truncateSuffix(${from}) below first index ${this.idx.first} (group ${this.opts.group})`));
     }
     if (from > this.idx.last) return this.enqueue('truncate', async () => {});
-    const seq = this.idx.segment(from);
-    const offset = this.idx.offset(from);
+    const idx = this.idx;
+    const seq = idx.segment(from);
+    const frame = idx.frameStart(from);
     const at = this.segments.findIndex((s) => s.seq === seq);
     const seg = this.segments[at]!;
     const later = this.segments.splice(at + 1);
-    seg.size = offset;
-    this.idx.truncateFrom(from);
+    // At a frame's first entry the file is cut there. Inside a frame (the entry before lives in
+    // the same frame) the frame must stay whole (its checksum covers all of it): a truncation frame
+    // appended to the segment voids its tail and whatever follows it. Nothing in that segment is
+    // cut, so no crash can bring back entries that an earlier truncation frame voided. At the first
+    // index the entry before is compacted and its frame unknown: cutting could remove compacted
+    // records before the cut and leave a gap, so only a segment's very first entry is cut there.
+    const inside = from > idx.first ? idx.segment(from - 1) === seq && idx.frameStart(from - 1) === frame : seg.first < from;
+    const cut = inside ? seg.size : frame;
+    const marker = inside ? encodeTruncation(from, this.opts.crc32c) : undefined;
+    seg.size = cut + (marker ? FRAME_HEADER_BYTES : 0);
+    idx.truncateFrom(from);
     const readers = [...this.reads];
     const sync = this.opts.sync !== 'never';
     return this.enqueue('truncate', async () => {
@@ -174,7 +211,8 @@ export class FileLogStore implements LogStore {
         if (sync) await fsyncDir(this.opts.dir);
       }
       const fh = await seg.handle();
-      await fh.truncate(offset);
+      if (marker) await writeAll(fh, marker, marker.length, cut);
+      else await fh.truncate(cut);
       // Always durable, whatever the policy: a later append must never land on top of stale records.
       if (sync) await fh.datasync();
       seg.dirty = false;
@@ -313,18 +351,30 @@ export class FileLogStore implements LogStore {
     this.syncTimer.unref();
   }
 
-  /** The spans of records `[lo, end)`, captured now so later calls cannot redirect the read. */
+  /**
+   * The frames holding entries `[lo, end)`, captured now so later calls cannot redirect the read.
+   * Frames of one segment in file order share one read (a truncation frame between them is read
+   * and skipped).
+   */
   private plan(lo: number, end: number): Span[] {
     const spans: Span[] = [];
     const idx = this.idx;
+    let span: Span | undefined;
     let i = lo;
     while (i < end) {
       const seq = idx.segment(i);
-      const start = idx.offset(i);
+      const start = idx.frameStart(i);
+      const length = idx.frameLength(i);
       let j = i + 1;
-      while (j < end && idx.segment(j) === seq) j++;
-      const stop = idx.offset(j - 1) + HEADER_BYTES + idx.length(j - 1);
-      spans.push({ seg: this.segments.find((s) => s.seq === seq)!, start, end: stop, lo: i, count: j - i });
+      while (j < end && idx.frameStart(j) === start && idx.segment(j) === seq) j++;
+      const run: FrameRun = { start, length, lo: i, count: j - i };
+      if (span !== undefined && span.seg.seq === seq && start >= span.end && start - span.end <= FRAME_HEADER_BYTES) {
+        span.runs.push(run);
+        span.end = start + length;
+      } else {
+        span = { seg: this.segments.find((s) => s.seq === seq)!, start, end: start + length, runs: [run] };
+        spans.push(span);
+      }
       i = j;
     }
     return spans;
@@ -334,21 +384,27 @@ export class FileLogStore implements LogStore {
     if (wait) await wait;
     if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed: ${this.failure.message}`, { cause: this.failure });
     const out: LogEntry[] = [];
-    const h = newHeader();
+    const h = newFrameHeader();
+    const r = newRecordView();
+    const crc = this.opts.crc32c;
     for (const span of spans) {
       const n = span.end - span.start;
       const buf = Buffer.allocUnsafeSlow(n);
       const got = await readFull(await span.seg.handle(), buf, 0, n, span.start);
       const dv = new DataView(buf.buffer, buf.byteOffset, n);
-      const words = wordsOf(buf.buffer);
-      let off = 0;
-      for (let k = 0; k < span.count; k++) {
-        const index = span.lo + k;
-        if (!recordValid(buf, dv, words, off, got, h) || h.index !== index) {
-          throw new CorruptionError(`${span.seg.path}: record of index ${index} at offset ${span.start + off} is damaged (group ${this.opts.group})`);
+      for (const run of span.runs) {
+        const off = run.start - span.start;
+        if (!frameValid(buf, dv, off, got, h, crc) || h.kind !== KIND_RECORDS || h.length !== run.length || h.first > run.lo || h.first + h.count < run.lo + run.count) {
+          throw new CorruptionError(`${span.seg.path}: frame of index ${run.lo} at offset ${run.start} is damaged (group ${this.opts.group})`);
         }
-        out.push({ index, term: h.term, type: entryType(h.type), data: new Uint8Array(buf.buffer, buf.byteOffset + off + HEADER_BYTES, h.length) });
-        off += HEADER_BYTES + h.length;
+        // Records are consecutive: skip to the first one wanted, then take `count`.
+        let p = off + FRAME_HEADER_BYTES;
+        for (let k = h.first; k < run.lo; k++) p += RECORD_HEADER_BYTES + dv.getUint32(p, true);
+        for (let k = 0; k < run.count; k++) {
+          readRecord(dv, p, r);
+          out.push({ index: r.index, term: r.term, type: entryType(r.type), data: new Uint8Array(buf.buffer, buf.byteOffset + r.dataAt, r.length) });
+          p = r.dataAt + r.length;
+        }
       }
     }
     return out;

@@ -34,6 +34,12 @@ export const fileStorageOptionsSchema = z
       .min(64 * KiB)
       .max(1024 * MiB)
       .default(64 * MiB),
+    /**
+     * CRC32C implementation for the log: `auto` (default) uses the native one from `@node-rs/crc32`
+     * when it loads on this platform and the portable JavaScript one otherwise; `native` fails to
+     * open without it; `js` never loads it. All three read and write the same bytes.
+     */
+    checksum: z.enum(['auto', 'native', 'js']).default('auto'),
     /** Receives recovery notes (torn tails truncated). Silent by default. */
     logger: z
       .custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', { message: 'expected a Logger (object with debug/info/warn/error)' })

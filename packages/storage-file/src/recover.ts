@@ -1,25 +1,39 @@
 /**
  * Opening a log: scan every segment, rebuild the in-memory index, repair a torn tail.
  *
- * - Records must carry consecutive indices across all segments; the first one held must not lie
- *   above the log's first index (the compaction marker, or 1). An intact record out of sequence
- *   means records are missing: reported.
- * - A damaged record (checksum or framing) at the end of the last segment is a
- *   write interrupted by a crash: the file is truncated to the last intact record. It counts as
- *   the end only if nothing after it belongs to a later append call; an intact record of a later
- *   call means acknowledged data was damaged, which is reported, never skipped.
+ * - Every segment starts with a format-2 header; anything else is reported (format 1 is not read).
+ * - Records frames must carry consecutive indices across all segments; the first one held must not
+ *   lie above the log's first index (the compaction marker, or 1). An intact frame out of sequence
+ *   means records are missing: reported. A truncation frame voids the entries from its index on
+ *   (it must lie inside its segment's records); the next frame continues from there.
+ * - A damaged frame (checksum or framing) at the end of the last segment is a write interrupted by
+ *   a crash: the file is truncated to the last intact frame. It counts as the end only if nothing
+ *   after it belongs to a later call; an intact frame of a later call means acknowledged data was
+ *   damaged, which is reported, never skipped.
  * - Damage anywhere in a segment that is followed by another segment is always reported: a new
  *   segment is only started after the previous one was made durable.
  * - Segments wholly below the first index (left by a compaction interrupted by a crash) are deleted.
+ * - A last segment holding no more than a damaged header is a creation interrupted by a crash: deleted.
  */
 import { open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, type Logger } from '@tessera/raft';
-import { wordsOf } from './crc32c.js';
-import { fsyncDir, readFull, TMP_SUFFIX } from './durable-fs.js';
+import { fsyncDir, readFull, TMP_SUFFIX, type Crc32cFn } from '@tessera/snapshot-files';
 import { EntryIndex } from './entry-index.js';
 import { FIRST_INDEX_FILE, readFirstIndex } from './first-index.js';
-import { HEADER_BYTES, MAX_RECORD_DATA, newHeader, readHeader, recordValid, type RecordHeader } from './record.js';
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC_BYTES,
+  frameValid,
+  KIND_TRUNCATION,
+  MAX_RECORD_DATA,
+  newFrameHeader,
+  readFrameHeader,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+  segmentHeaderProblem,
+  type FrameHeader,
+} from './frame.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
 
 export interface RecoveredLog {
@@ -32,6 +46,7 @@ export interface RecoverOptions {
   readonly sync: boolean;
   readonly logger: Logger;
   readonly group: string;
+  readonly crc32c: Crc32cFn;
 }
 
 export async function recoverLog(dir: string, opts: RecoverOptions): Promise<RecoveredLog> {
@@ -41,6 +56,15 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
     .map(parseSegmentName)
     .filter((s): s is number => s !== undefined)
     .sort((a, b) => a - b);
+  const doomed: string[] = [];
+  // A crash between creating the newest segment and making its header durable leaves a file with
+  // at most a damaged header and no frames (frames follow a durable header): it holds nothing.
+  const newest = seqs.length > 0 ? join(dir, segmentName(seqs[seqs.length - 1]!)) : undefined;
+  if (newest !== undefined && (await unfinishedSegment(newest, opts.crc32c))) {
+    opts.logger.warn({ group: opts.group, file: newest }, 'storage-file: deleting a segment whose creation a crash interrupted');
+    doomed.push(newest);
+    seqs.pop();
+  }
   const marker = await readFirstIndex(join(dir, FIRST_INDEX_FILE));
   const first = marker ?? 1;
 
@@ -48,11 +72,11 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
   // them unread (a compaction deletes whole segments oldest first, so they may be left over).
   let start = 0;
   while (start < seqs.length - 1) {
-    const next = await firstRecordIndex(join(dir, segmentName(seqs[start + 1]!)));
+    const next = await firstRecordIndex(join(dir, segmentName(seqs[start + 1]!)), opts.crc32c);
     if (next === undefined || next > first) break;
     start++;
   }
-  const doomed = seqs.slice(0, start).map((s) => join(dir, segmentName(s)));
+  for (const s of seqs.slice(0, start)) doomed.push(join(dir, segmentName(s)));
 
   const index = new EntryIndex();
   index.reset(first);
@@ -65,7 +89,7 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
     const path = join(dir, segmentName(seq));
     const bytes = await readFile(path);
     const isLast = k === seqs.length - 1;
-    const r = scanSegment(bytes, path, first, expected, isLast, (i, term, off, len) => index.push(seq, off, len, term));
+    const r = scanSegment(bytes, path, first, expected, isLast, opts.crc32c, index, seq);
     if (r.tornAt !== undefined) {
       opts.logger.warn(
         { group: opts.group, file: path, offset: r.tornAt, droppedBytes: bytes.length - r.tornAt, detail: r.detail },
@@ -95,99 +119,138 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
   return { segments, index, nextSeq: (seqs[seqs.length - 1] ?? 0) + 1 };
 }
 
+/** Whether the segment at `path` is no longer than its header and the header is not whole. */
+async function unfinishedSegment(path: string, crc: Crc32cFn): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    if ((await fh.stat()).size > SEGMENT_HEADER_BYTES) return false;
+    const head = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const n = await readFull(fh, head, 0, SEGMENT_HEADER_BYTES, 0);
+    return segmentHeaderProblem(head.subarray(0, n), crc) !== undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
 interface ScanResult {
-  /** Bytes of intact records. */
+  /** Bytes up to the end of the last intact frame. */
   end: number;
   /** Index of the first record in the file. */
   firstIndex: number | undefined;
-  /** Index expected after the last intact record. */
+  /** Index expected after the last intact frame. */
   next: number | undefined;
   tornAt?: number;
   detail?: string;
 }
 
-/** Walks the records of one segment, calling `push` for each one at or above `first`. */
+/** Walks the frames of one segment, pushing every record at or above `first` into `index`. */
 function scanSegment(
   bytes: Buffer,
   path: string,
   first: number,
   expected: number | undefined,
   isLast: boolean,
-  push: (index: number, term: number, offset: number, length: number) => void,
+  crc: Crc32cFn,
+  index: EntryIndex,
+  seq: number,
 ): ScanResult {
+  const problem = segmentHeaderProblem(bytes, crc);
+  if (problem !== undefined) throw new CorruptionError(`${path}: bad segment header at offset 0: ${problem}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const words = wordsOf(bytes.buffer);
-  const h = newHeader();
+  const h = newFrameHeader();
   let firstIndex: number | undefined;
-  let off = 0;
+  let off = SEGMENT_HEADER_BYTES;
   while (off < bytes.length) {
-    const intact = recordValid(bytes, dv, words, off, bytes.length, h);
-    if (intact && expected === undefined && h.index > first) {
-      throw new CorruptionError(`${path}: the log's first index is ${first} but its first record holds index ${h.index}: records are missing`);
+    const intact = frameValid(bytes, dv, off, bytes.length, h, crc);
+    if (intact && h.kind === KIND_TRUNCATION) {
+      // Valid only inside this segment's records, below the next index.
+      if (firstIndex === undefined || expected === undefined || h.first <= firstIndex || h.first >= expected) {
+        throw new CorruptionError(`${path}: truncation frame at offset ${off} (index ${h.first}) lies outside the records before it: records are missing or out of place`);
+      }
+      index.truncateFrom(h.first);
+      expected = h.first;
+      off += h.length;
+      continue;
     }
-    if (intact && (expected === undefined || h.index === expected)) {
-      firstIndex ??= h.index;
-      if (h.index >= first) push(h.index, h.term, off, h.length);
-      expected = h.index + 1;
-      off += HEADER_BYTES + h.length;
+    if (intact && expected === undefined && h.first > first) {
+      throw new CorruptionError(`${path}: the log's first index is ${first} but its first record holds index ${h.first} (offset ${off}): records are missing`);
+    }
+    if (intact && (expected === undefined || h.first === expected)) {
+      firstIndex ??= h.first;
+      pushRecords(dv, off, h, first, index, seq);
+      expected = h.first + h.count;
+      off += h.length;
       continue;
     }
     const detail = describeDamage(bytes, dv, off, intact, h, expected);
     if (intact) {
-      // An intact record in the wrong place is not a torn write: records are missing or misplaced.
-      throw new CorruptionError(`${path}: record at offset ${off} ${detail}: records are missing or out of place`);
+      // An intact frame in the wrong place is not a torn write: records are missing or misplaced.
+      throw new CorruptionError(`${path}: frame at offset ${off} ${detail}: records are missing or out of place`);
     }
     if (!isLast) {
-      throw new CorruptionError(`${path}: damaged record at offset ${off} (${detail}) in a segment followed by a newer one`);
+      throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) in a segment followed by a newer one`);
     }
-    const later = findLaterWrite(bytes, dv, words, off, expected);
+    const later = findLaterWrite(bytes, dv, off, expected, crc);
     if (later !== undefined) {
-      throw new CorruptionError(`${path}: damaged record at offset ${off} (${detail}) is followed by an intact record of a later write at offset ${later}`);
+      throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) is followed by an intact frame of a later write at offset ${later}`);
     }
     return { end: off, firstIndex, next: expected, tornAt: off, detail };
   }
   return { end: off, firstIndex, next: expected };
 }
 
+function pushRecords(dv: DataView, off: number, h: FrameHeader, first: number, index: EntryIndex, seq: number): void {
+  let p = off + FRAME_HEADER_BYTES;
+  for (let k = 0; k < h.count; k++) {
+    const len = dv.getUint32(p, true);
+    if (h.first + k >= first) index.push(seq, off, h.length, len, dv.getUint32(p + 12, true) + dv.getUint32(p + 16, true) * 2 ** 32);
+    p += RECORD_HEADER_BYTES + len;
+  }
+}
+
 /**
- * The offset of an intact record after the damage at `off` that belongs to a later append call
- * than the damaged record (index `expected`), or undefined if every intact record found after it
- * is part of the same call, i.e. the damage is the torn end of the last write.
+ * The offset of an intact frame after the damage at `off` that belongs to a later call than the
+ * damaged frame (which should start at `expected`), or undefined if every intact frame found after
+ * it continues the same call, i.e. the damage is the torn end of the last write. A continuation
+ * frame of that call starts above `expected` and its call started at or below it; anything else
+ * (a call's first frame, a truncation) was written later.
  */
-function findLaterWrite(bytes: Buffer, dv: DataView, words: Int32Array, off: number, expected: number | undefined): number | undefined {
-  const h = newHeader();
-  let y = off + 1;
-  while (y + HEADER_BYTES <= bytes.length) {
-    if (recordValid(bytes, dv, words, y, bytes.length, h)) {
-      if (expected === undefined || h.index - h.batchPos > expected) return y;
-      y += HEADER_BYTES + h.length;
-    } else y++;
+function findLaterWrite(bytes: Buffer, dv: DataView, off: number, expected: number | undefined, crc: Crc32cFn): number | undefined {
+  const h = newFrameHeader();
+  let y = bytes.indexOf(FRAME_MAGIC_BYTES, off + 1);
+  while (y >= 0) {
+    if (frameValid(bytes, dv, y, bytes.length, h, crc)) {
+      const sameCall = expected !== undefined && h.kind !== KIND_TRUNCATION && h.callOffset > 0 && h.first > expected && h.first - h.callOffset <= expected;
+      if (!sameCall) return y;
+      y = bytes.indexOf(FRAME_MAGIC_BYTES, y + h.length);
+    } else y = bytes.indexOf(FRAME_MAGIC_BYTES, y + 1);
   }
   return undefined;
 }
 
-function describeDamage(bytes: Buffer, dv: DataView, off: number, intact: boolean, h: RecordHeader, expected: number | undefined): string {
-  if (intact) return `holds index ${h.index}, expected ${expected}`;
-  if (bytes.length - off < HEADER_BYTES) return `${bytes.length - off} bytes, shorter than a record header`;
-  readHeader(dv, off, h);
-  if (h.length > MAX_RECORD_DATA || h.length > bytes.length - off - HEADER_BYTES) return `claims ${h.length} data bytes, ${bytes.length - off - HEADER_BYTES} remain`;
+function describeDamage(bytes: Buffer, dv: DataView, off: number, intact: boolean, h: FrameHeader, expected: number | undefined): string {
+  if (intact) return `holds index ${h.first}, expected ${expected}`;
+  const left = bytes.length - off;
+  if (left < FRAME_HEADER_BYTES) return `${left} bytes, shorter than a frame header`;
+  if (!readFrameHeader(dv, off, h)) return 'no frame magic';
+  if (h.length > left) return `claims ${h.length} bytes, ${left} remain`;
   return 'checksum mismatch';
 }
 
-/** Index of the first record of a segment if that record is intact, else undefined. */
-async function firstRecordIndex(path: string): Promise<number | undefined> {
+/** Index of the first record of a segment if its first frame is intact, else undefined. */
+async function firstRecordIndex(path: string, crc: Crc32cFn): Promise<number | undefined> {
   const fh = await open(path, 'r');
   try {
-    const head = Buffer.alloc(HEADER_BYTES);
-    if ((await readFull(fh, head, 0, HEADER_BYTES, 0)) < HEADER_BYTES) return undefined;
-    const h = readHeader(new DataView(head.buffer, head.byteOffset, HEADER_BYTES), 0, newHeader());
-    if (h.length > MAX_RECORD_DATA) return undefined;
-    const rec = Buffer.allocUnsafeSlow(HEADER_BYTES + h.length);
-    if ((await readFull(fh, rec, 0, rec.length, 0)) < rec.length) return undefined;
-    const dv = new DataView(rec.buffer, rec.byteOffset, rec.length);
-    return recordValid(rec, dv, wordsOf(rec.buffer), 0, rec.length, h) ? h.index : undefined;
+    const head = Buffer.alloc(SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES);
+    if ((await readFull(fh, head, 0, head.length, 0)) < head.length) return undefined;
+    if (segmentHeaderProblem(head, crc) !== undefined) return undefined;
+    const h = newFrameHeader();
+    if (!readFrameHeader(new DataView(head.buffer, head.byteOffset, head.length), SEGMENT_HEADER_BYTES, h)) return undefined;
+    if (h.length > MAX_RECORD_DATA + FRAME_HEADER_BYTES + RECORD_HEADER_BYTES || h.length < FRAME_HEADER_BYTES) return undefined;
+    const frame = Buffer.allocUnsafeSlow(h.length);
+    if ((await readFull(fh, frame, 0, h.length, SEGMENT_HEADER_BYTES)) < h.length) return undefined;
+    return frameValid(frame, new DataView(frame.buffer, frame.byteOffset, frame.length), 0, frame.length, h, crc) && h.kind !== KIND_TRUNCATION ? h.first : undefined;
   } finally {
     await fh.close();
   }
 }
-

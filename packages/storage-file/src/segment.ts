@@ -1,10 +1,11 @@
 /**
- * One segment file of a group's log: `<seq>.seg`, records back to back (see record.ts). The newest
+ * One segment file of a group's log: `<seq>.seg`, a header and frames back to back (see frame.ts). The newest
  * segment takes appends; older ones are read-only and deleted whole once compaction passes them.
  * File handles of read-only segments are opened on first read, so an idle group holds one fd.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAll } from '@tessera/snapshot-files';
 
 const NAME = /^(\d{20})\.seg$/;
 
@@ -20,7 +21,7 @@ export function parseSegmentName(name: string): number | undefined {
 }
 
 export class Segment {
-  /** Written (or about to be written) bytes: the offset of the next record. */
+  /** Written (or about to be written) bytes, header included: the offset of the next frame. */
   size: number;
   /** Written since the last fdatasync (interval and never policies). */
   dirty = false;
@@ -41,10 +42,16 @@ export class Segment {
     return new Segment(seq, join(dir, segmentName(seq)), first, size);
   }
 
-  /** Creates the file (it must not exist) and keeps it open for writing. */
-  async create(): Promise<FileHandle> {
-    this.fh = await open(this.path, 'wx+');
-    return this.fh;
+  /**
+   * Creates the file (it must not exist) with its `header`, made durable before any frame is
+   * written when `sync` (so a damaged header is never a torn write), and keeps it open.
+   */
+  async create(header: Uint8Array, sync: boolean): Promise<FileHandle> {
+    const fh = await open(this.path, 'wx+');
+    this.fh = fh;
+    await writeAll(fh, header, header.byteLength, 0);
+    if (sync) await fh.datasync();
+    return fh;
   }
 
   /** The open handle, opening the existing file read-write on first use. */

@@ -1,57 +1,41 @@
 /**
  * Damage injected into the files of a closed store, then a reopen: a torn tail must be truncated to
- * the last intact record, damage anywhere else must fail with a CorruptionError naming the file and
+ * the last intact frame, damage anywhere else must fail with a CorruptionError naming the file and
  * offset, and nothing damaged may ever be returned. The randomized cases predict the outcome from the
- * record layout; `TESSERA_CORRUPTION_CASES` raises their number (default 60).
+ * frame layout; `TESSERA_CORRUPTION_CASES` raises their number (default 60).
  */
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LogEntry, StorageEngine } from '@tessera/raft';
 import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store';
 import { fileStorage } from '../src/index.js';
 import { groupDirName } from '../src/group-dir.js';
-import { HEADER_BYTES, newHeader, readHeader } from '../src/record.js';
+import { logDir, segments, useTempDirs } from './log-files.js';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const CASES = Number(process.env.TESSERA_CORRUPTION_CASES ?? 60);
-const dirs: string[] = [];
+const tempDir = useTempDirs('tessera-corrupt-');
 
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'tessera-corrupt-'));
-  dirs.push(d);
-  return d;
-}
-
-function logDir(dir: string, group = 'g'): string {
-  return join(dir, 'groups', groupDirName(group), 'log');
-}
-
-async function segments(dir: string): Promise<string[]> {
-  return (await readdir(logDir(dir))).filter((n) => n.endsWith('.seg')).sort();
-}
-
-interface Rec {
-  index: number;
-  batchStart: number;
+interface Frame {
+  /** First and last index held. */
+  first: number;
+  last: number;
+  callFirst: number;
   off: number;
   size: number;
 }
 
-/** Parses the intact records of a segment file (the test's own view of the layout). */
-async function layout(path: string): Promise<Rec[]> {
+/** Parses the frames of an intact segment file (the test's own reading of the format). */
+async function layout(path: string): Promise<Frame[]> {
   const b = await readFile(path);
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const h = newHeader();
-  const out: Rec[] = [];
-  for (let off = 0; off + HEADER_BYTES <= b.length; ) {
-    readHeader(dv, off, h);
-    out.push({ index: h.index, batchStart: h.index - h.batchPos, off, size: HEADER_BYTES + h.length });
-    off += HEADER_BYTES + h.length;
+  const out: Frame[] = [];
+  for (let off = SEGMENT_HEADER_BYTES; off + FRAME_HEADER_BYTES <= b.length; ) {
+    expect(b.readUInt32LE(off)).toBe(FRAME_MAGIC);
+    const size = b.readUInt32LE(off + 8);
+    const first = b.readUInt32LE(off + 16) + b.readUInt32LE(off + 20) * 2 ** 32;
+    out.push({ first, last: first + b.readUInt32LE(off + 12) - 1, callFirst: first - b.readUInt32LE(off + 24), off, size });
+    off += size;
   }
   return out;
 }
@@ -113,28 +97,39 @@ describe('file log: injected damage', () => {
       const s = r(segs.length);
       const isLast = s === segs.length - 1;
       const path = join(logDir(dir), segs[s]!);
-      const recs = await layout(path);
+      const frames = await layout(path);
       const size = (await stat(path)).size;
+      const prevLast = s === 0 ? 0 : (await layout(join(logDir(dir), segs[s - 1]!))).at(-1)!.last;
       let outcome: Outcome;
       let what: string;
-      const mode = size === 0 ? 2 : r(3);
+      const mode = r(3);
       if (mode === 0) {
         const o = r(size);
         const b = await readFile(path);
         b[o] ^= 1 << r(8);
         await writeFile(path, b);
-        const rec = recs.find((x) => x.off <= o && o < x.off + x.size)!;
-        const laterWrite = recs.some((x) => x.off > rec.off && x.batchStart > rec.index);
-        outcome = !isLast || laterWrite ? { kind: 'corrupt', file: segs[s]! } : { kind: 'ok', last: rec.index - 1 };
-        what = `flip at ${segs[s]}:${o} (record ${rec.index})`;
+        if (o < SEGMENT_HEADER_BYTES) {
+          outcome = { kind: 'corrupt', file: segs[s]! };
+          what = `flip at ${segs[s]}:${o} (segment header)`;
+        } else {
+          // The damaged frame is the torn end only if no later call's frame follows it.
+          const hit = frames.find((x) => x.off <= o && o < x.off + x.size)!;
+          const laterWrite = frames.some((x) => x.off > hit.off && x.callFirst > hit.first);
+          outcome = !isLast || laterWrite ? { kind: 'corrupt', file: segs[s]! } : { kind: 'ok', last: hit.first - 1 };
+          what = `flip at ${segs[s]}:${o} (frame of ${hit.first}..${hit.last})`;
+        }
       } else if (mode === 1) {
         const o = r(size);
         await truncate(path, o);
-        const kept = recs.filter((x) => x.off + x.size <= o);
-        const prevLast = s === 0 ? 0 : (await layout(join(logDir(dir), segs[s - 1]!))).at(-1)!.index;
-        // Cut inside a record: that segment is damaged; cut between records: the next one no longer continues it.
-        const between = recs.some((x) => x.off === o);
-        outcome = isLast ? { kind: 'ok', last: kept.at(-1)?.index ?? prevLast } : { kind: 'corrupt', file: between ? segs[s + 1]! : segs[s]! };
+        const kept = frames.filter((x) => x.off + x.size <= o);
+        if (o < SEGMENT_HEADER_BYTES) {
+          // A segment cut inside its header: the last one is taken for a creation a crash interrupted.
+          outcome = isLast ? { kind: 'ok', last: prevLast } : { kind: 'corrupt', file: segs[s]! };
+        } else {
+          // Cut inside a frame: that segment is damaged; cut between frames: the next one no longer continues it.
+          const between = o === SEGMENT_HEADER_BYTES || frames.some((x) => x.off === o);
+          outcome = isLast ? { kind: 'ok', last: kept.at(-1)?.last ?? prevLast } : { kind: 'corrupt', file: between ? segs[s + 1]! : segs[s]! };
+        }
         what = `truncate ${segs[s]} at ${o} of ${size}`;
       } else {
         const last = join(logDir(dir), segs.at(-1)!);
@@ -180,10 +175,10 @@ describe('file log: injected damage', () => {
     const [seg] = await segments(dir);
     const path = join(logDir(dir), seg!);
     const b = await readFile(path);
-    const off = 2 * (HEADER_BYTES + 100);
-    b[off + HEADER_BYTES + 7] ^= 0x10; // data byte of index 3
+    const off = SEGMENT_HEADER_BYTES;
+    b[off + FRAME_HEADER_BYTES + 2 * (RECORD_HEADER_BYTES + 100) + RECORD_HEADER_BYTES + 7] ^= 0x10; // data byte of index 3
     await writeFile(path, b);
-    await expect(openLog(dir)).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining(`${seg}: damaged record at offset ${off}`) });
+    await expect(openLog(dir)).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining(`${seg}: damaged frame at offset ${off}`) });
   });
 
   it('truncates a torn final write and keeps every earlier write', async () => {
@@ -193,10 +188,11 @@ describe('file log: injected damage', () => {
     const path = join(logDir(dir), seg!);
     await truncate(path, (await stat(path)).size - 40);
     const { engine, log } = await openLog(dir);
-    expect(log.lastIndex()).toBe(9);
-    expectSameEntries(await readAll(log), [...entries(1, 5, 1, 100), ...entries(6, 9, 2, 100)]);
+    // The whole interrupted call goes: its frame is checksummed as one (it was never acknowledged).
+    expect(log.lastIndex()).toBe(5);
+    expectSameEntries(await readAll(log), entries(1, 5, 1, 100));
     await engine.close();
-    expect((await stat(path)).size).toBe(9 * (HEADER_BYTES + 100));
+    expect((await stat(path)).size).toBe(SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 5 * (RECORD_HEADER_BYTES + 100));
   });
 
   it('reports a missing middle segment', async () => {

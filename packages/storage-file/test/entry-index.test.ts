@@ -5,7 +5,7 @@ describe('EntryIndex', () => {
   it('matches a plain array across pages through pushes, truncations and compactions', () => {
     const idx = new EntryIndex();
     idx.reset(1);
-    let model: { i: number; off: number }[] = [];
+    let model: { i: number; off: number; seg?: number; fl?: number }[] = [];
     let first = 1;
     let x = 7;
     const rand = (n: number) => {
@@ -16,10 +16,18 @@ describe('EntryIndex', () => {
       const r = rand(10);
       if (r < 6) {
         const n = rand(40_000);
-        for (let k = 0; k < n; k++) {
-          const i = first + model.length;
-          idx.push(i % 7, i * 3, i % 1000, i * 2);
-          model.push({ i, off: i * 3 });
+        if (rand(2) === 0) {
+          for (let k = 0; k < n; k++) {
+            const i = first + model.length;
+            idx.push(i % 7, i * 3, i % 5000, i % 1000, i * 2);
+            model.push({ i, off: i * 3 });
+          }
+        } else {
+          // The bulk form: one frame's fields for the whole run.
+          const lo = first + model.length;
+          const run = Array.from({ length: n }, (_, k) => ({ index: lo + k, term: (lo + k) * 2, type: 0 as const, data: new Uint8Array((lo + k) % 1000) }));
+          idx.pushFrame(lo % 7, lo * 3, lo % 5000, run, 0, n);
+          for (let k = 0; k < n; k++) model.push({ i: lo + k, off: lo * 3, seg: lo % 7, fl: lo % 5000 });
         }
       } else if (r < 8 && model.length > 0) {
         const from = first + rand(model.length + 1);
@@ -40,7 +48,7 @@ describe('EntryIndex', () => {
       for (const probe of [0, model.length >> 1, model.length - 1]) {
         const m = model[probe];
         if (!m) continue;
-        expect([idx.offset(m.i), idx.term(m.i), idx.segment(m.i), idx.length(m.i)]).toEqual([m.off, m.i * 2, m.i % 7, m.i % 1000]);
+        expect([idx.frameStart(m.i), idx.frameLength(m.i), idx.term(m.i), idx.segment(m.i), idx.length(m.i)]).toEqual([m.off, m.fl ?? m.i % 5000, m.i * 2, m.seg ?? m.i % 7, m.i % 1000]);
       }
     }
   });

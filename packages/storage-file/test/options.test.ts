@@ -11,6 +11,7 @@ describe('fileStorage options', () => {
       [{ dir: '/tmp/x', segmentBytes: 1000 }, 'fileStorage.segmentBytes'],
       [{ dir: '/tmp/x', syncIntervalMs: 0 }, 'fileStorage.syncIntervalMs'],
       [{ dir: '/tmp/x', logger: 'console' }, 'fileStorage.logger'],
+      [{ dir: '/tmp/x', checksum: 'simd' }, 'fileStorage.checksum'],
       [{ dir: '/tmp/x', segmentSize: 1 }, 'fileStorage'],
     ];
     for (const [opts, path] of cases) {

@@ -5,13 +5,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StorageError, type GroupId, type GroupStorage, type StorageCapabilities, type StorageEngine } from '@tessera/raft';
-import { fsyncDir } from './durable-fs.js';
+import { FileSnapshotStore, fsyncDir, groupStorage } from '@tessera/snapshot-files';
 import { RocksHardStateStore } from './hard-state.js';
 import { DELETING, FIRST, groupKey, HARD, logEnd, logKey, nameKey, REG_ID, REG_NAME } from './keys.js';
 import { RocksLogStore } from './log-store.js';
 import type { ResolvedRocksdbStorageOptions } from './options.js';
 import { RocksDb } from './rocks.js';
-import { FileSnapshotStore } from './snapshot-store.js';
 import { batchStep, type Step } from './write-protocol.js';
 import { RocksWriter } from './writer.js';
 
@@ -132,23 +131,6 @@ export class RocksStorageEngine implements StorageEngine {
     const log = await RocksLogStore.open({ db: this.db, writer: this.writer, gid: id, group, sync: this.sync });
     const snapshots = await FileSnapshotStore.open(snapDir, this.sync);
     const hardState = new RocksHardStateStore(this.db, this.writer, id, this.sync);
-    let closing: Promise<void> | undefined;
-    return {
-      log,
-      hardState,
-      snapshots,
-      close: () => {
-        closing ??= (async () => {
-          try {
-            await log.close();
-            await hardState.close();
-            await snapshots.close();
-          } finally {
-            this.open.delete(group);
-          }
-        })();
-        return closing;
-      },
-    };
+    return groupStorage({ log, hardState, snapshots }, () => this.open.delete(group));
   }
 }

@@ -13,9 +13,9 @@
  * waits only for queued appends it needs; calls that remove keys wait for reads made before them.
  */
 import { CorruptionError, LogCompactedError, LogRangeError, StorageError, type EntryType, type LogEntry, type LogStore } from '@tessera/raft';
+import { asStorageError } from '@tessera/snapshot-files';
 import { decodeU64, encodeU64, FIRST, groupKey, LOG_KEY_BYTES, logEnd, logKey, logKeyIndex, VALUE_HEADER_BYTES, writeLogKey } from './keys.js';
 import type { RocksDb } from './rocks.js';
-import { asStorageError } from './storage-error.js';
 import type { RocksWriter } from './writer.js';
 import type { BatchStep, Step } from './write-protocol.js';
 
