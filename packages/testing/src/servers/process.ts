@@ -116,6 +116,7 @@ export class ServerProcess {
     installExitHook();
     const child = spawn(opts.command, opts.args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = new ServerProcess(child);
+    if (child.pid !== undefined) armWatchdog(child);
     let settled = false;
     return await new Promise<{ proc: ServerProcess; ready: T }>((resolve, reject) => {
       const fail = (reason: string, addressInUse = false): void => {
@@ -173,6 +174,29 @@ export class ServerProcess {
       clearTimeout(escalate);
     }
   }
+}
+
+/**
+ * Kills `child` if this process dies without stopping it (a SIGKILLed test worker runs no exit
+ * handlers). A `sh` watchdog reads a pipe from us; when we die the pipe closes, `cat` returns and
+ * the watchdog kills the server. The server keeps its own pid, so tests can still signal it.
+ */
+function armWatchdog(child: ChildProcess): void {
+  const pid = child.pid!;
+  const dog = spawn('sh', ['-c', `cat >/dev/null; kill -0 ${pid} 2>/dev/null && kill -KILL ${pid}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  dog.on('error', () => {});
+  dog.stdin?.on('error', () => {});
+  // Neither the watchdog nor its pipe may keep the test process alive.
+  dog.unref();
+  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  // Once the server is gone the watchdog has nothing to guard (and its pid check must not hit a reused pid).
+  child.once('exit', () => {
+    try {
+      dog.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
 }
 
 /** Splits a stream into lines, calling `fn` for each; keeps reading until the stream ends. */
