@@ -20,6 +20,7 @@ export interface BenchNodeConfig {
   clientPorts: Record<string, number>;
   natsUrl?: string;
   profile?: boolean;
+  coalesceTimers?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     client: { listen: { host: '127.0.0.1', port: cfg.clientPorts[cfg.id]! } },
     raft: { tickMs: 50, electionTicks: 20 },
     balancer: { intervalMs: 200 },
+    coalesceTimers: cfg.coalesceTimers ?? true,
   });
   process.send({ type: 'ready', clientAddress: node.clientAddress });
   process.on('message', async (m: { type: string; req: number }) => {

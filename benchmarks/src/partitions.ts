@@ -7,8 +7,9 @@
  * Writes an SVG chart of throughput against partitions next to the JSON results.
  *
  * Flags: --partitions 1,8  --inflight 256  --seconds 5  --storage file|memory|rocksdb
- *        --transport tcp|nats  --peers etcd,jetstream  --chart <file.svg>  --profile <dir>  --idle
- * `--idle`: measures memory and CPU of idle partitions instead (see partitions-idle.ts).
+ *        --transport tcp|nats  --peers etcd,jetstream  --chart <file.svg>  --profile <dir>  --idle  --coalesce false
+ * `--idle`: measures memory and CPU of idle partitions instead (see measureIdle); `--coalesce false`
+ * gives every group its own tick timer (to compare).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,6 +126,7 @@ interface Settings {
   profileDir: string | undefined;
   keys: number;
   valueBytes: number;
+  coalesceTimers: boolean;
 }
 
 function list(flag: string | boolean | undefined, dflt: number[]): number[] {
@@ -148,6 +150,7 @@ function settings(ctx: BenchContext): Settings {
     profileDir: typeof f.profile === 'string' ? f.profile : undefined,
     keys: 100_000,
     valueBytes: f.size ? Number(f.size) : 100,
+    coalesceTimers: f.coalesce !== 'false',
   };
 }
 
@@ -172,7 +175,7 @@ async function startCluster(ctx: BenchContext, s: Settings, p: number, nats: Nat
     clientPorts[id] = await freePort();
   }
   const nodes = ids.map((id) => {
-    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, ...(nats ? { natsUrl: nats.url } : {}) };
+    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(nats ? { natsUrl: nats.url } : {}) };
     const execArgv = s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', `node-${id}-P${p}-${Date.now()}.cpuprofile`] : [];
     return new Child('partitions-node.js', { TESSERA_BENCH_NODE: JSON.stringify(cfg) }, execArgv);
   });
@@ -264,7 +267,7 @@ async function measureIdle(ctx: BenchContext): Promise<void> {
   const rssPerPartition = (loaded.rss - base.rss) / extra;
   ctx.report({
     benchmark: 'partitions-idle',
-    params: { partitions: big, storage: s.storage, transport: s.transport, windowS },
+    params: { partitions: big, storage: s.storage, transport: s.transport, windowS, coalesceTimers: s.coalesceTimers },
     opsPerSec: 0,
     p50Ms: 0,
     p99Ms: 0,
