@@ -112,11 +112,11 @@ describe('partition nodes in child processes, with SIGKILLs', () => {
     const session = 'raw-session-1';
     const cmd = (seq: number, delta: number) => ['cmd', p, session, seq, 1, true, 60_000, 'counter', 'dedup', 'add', delta, null];
     const leader1 = await leaderOf(cluster.nodes, p);
-    const first = await rawRequestUntilOk(cluster.endpoints, cmd(1, 1));
+    const first = await rawRequestUntilOk(() => cluster!.endpoints, cmd(1, 1));
     expect(first.value).toBe(1);
 
     await leader1.kill();
-    const retried = await rawRequestUntilOk(cluster.endpoints, cmd(1, 1));
+    const retried = await rawRequestUntilOk(() => cluster!.endpoints, cmd(1, 1));
     expect(retried).toEqual(first); // same result, same log index: answered from the dedup table
     await leader1.start();
 
@@ -133,17 +133,17 @@ describe('partition nodes in child processes, with SIGKILLs', () => {
     // Every node dies at once and restarts from its snapshot plus log.
     await Promise.all(cluster.nodes.map((n) => n.kill()));
     await Promise.all(cluster.nodes.map((n) => n.start()));
-    const again = await rawRequestUntilOk(cluster.endpoints, cmd(1, 1));
+    const again = await rawRequestUntilOk(() => cluster!.endpoints, cmd(1, 1));
     expect(again).toEqual(first);
-    const next = await rawRequestUntilOk(cluster.endpoints, cmd(2, 1));
+    const next = await rawRequestUntilOk(() => cluster!.endpoints, cmd(2, 1));
     expect(next.value).toBe(1 + 800 + 1);
   }, 120_000);
 });
 
 /** Sends one request to each endpoint in turn until one answers successfully (leaders move, nodes restart). */
-async function rawRequestUntilOk(endpoints: string[], body: unknown[]): Promise<{ value: unknown; index: number }> {
+async function rawRequestUntilOk(endpoints: () => string[], body: unknown[]): Promise<{ value: unknown; index: number }> {
   return until(async () => {
-    for (const ep of endpoints) {
+    for (const ep of endpoints()) {
       const r = await rawRequest(ep, body).catch(() => undefined);
       if (r && r.ok) return { value: r.value, index: r.index };
       if (r && !r.ok && !r.retryable) throw new Error(`non-retryable error: ${JSON.stringify(r)}`);

@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@tessera/testing/servers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, '..', 'fixtures', 'node.mjs');
@@ -18,8 +17,14 @@ export interface NodeStatus {
   snapshotIndex: number;
 }
 
+export interface Addresses {
+  raft: string;
+  client: string;
+}
+
 export class NodeProcess {
   child: ChildProcess | undefined;
+  address: Addresses | undefined;
   stderr = '';
   private seq = 0;
   private readonly waiting = new Map<number, (v: any) => void>();
@@ -27,14 +32,19 @@ export class NodeProcess {
   constructor(
     readonly id: string,
     private readonly env: Record<string, string>,
+    /** Current addresses of every node; the node tells the others when it (re)starts on new ports. */
+    private readonly book: Map<string, Addresses>,
+    private readonly all: () => NodeProcess[],
   ) {}
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Starts the process on fresh ephemeral ports and tells the running nodes where it is now. */
   async start(): Promise<void> {
-    const child = fork(script, [], { env: { ...process.env, ...this.env, NODE_ID: this.id }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const peers = JSON.stringify(Object.fromEntries(this.book));
+    const child = fork(script, [], { env: { ...process.env, ...this.env, NODE_ID: this.id, PEERS: peers }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.child = child;
     child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-8000)));
     child.on('message', (m: any) => {
@@ -49,10 +59,16 @@ export class NodeProcess {
     });
     await new Promise<void>((resolve, reject) => {
       child.on('message', (m: any) => {
-        if (m.type === 'ready') resolve();
+        if (m.type === 'ready') {
+          this.address = { raft: m.raft, client: m.client };
+          resolve();
+        }
       });
       child.once('exit', (code) => reject(new Error(`node ${this.id} exited (${code}) before it was ready: ${this.stderr}`)));
     });
+    this.book.set(this.id, this.address!);
+    const update = { type: 'peers', peers: Object.fromEntries(this.book) };
+    for (const n of this.all()) if (n.running) n.child!.send(update);
   }
 
   async status(): Promise<NodeStatus[] | undefined> {
@@ -82,6 +98,7 @@ export class NodeProcess {
 
 export interface ProcessCluster {
   readonly nodes: NodeProcess[];
+  /** Client addresses of the nodes as they are now (they change when a node restarts). */
   readonly endpoints: string[];
   close(): Promise<void>;
 }
@@ -91,22 +108,20 @@ export async function processCluster(opts: { partitions: number; snapshotEntries
   if (!existsSync(dist)) throw new Error(`${dist} is missing: the node processes import the built package (pnpm exec turbo run build --filter=@tessera/partitions...)`);
   const ids = ['n1', 'n2', 'n3'];
   const root = mkdtempSync(join(tmpdir(), 'tessera-partitions-crash-'));
-  const raftPorts: Record<string, number> = {};
-  const clientPorts: Record<string, number> = {};
-  for (const id of ids) {
-    raftPorts[id] = await freePort();
-    clientPorts[id] = await freePort();
-  }
-  const nodes = ids.map(
+  const book = new Map<string, Addresses>();
+  const nodes: NodeProcess[] = ids.map(
     (id) =>
-      new NodeProcess(id, {
-        MEMBERS: JSON.stringify(ids),
-        PARTITIONS: String(opts.partitions),
-        DIR: join(root, id),
-        RAFT_PORTS: JSON.stringify(raftPorts),
-        CLIENT_PORTS: JSON.stringify(clientPorts),
-        SNAPSHOT_ENTRIES: String(opts.snapshotEntries ?? 0),
-      }),
+      new NodeProcess(
+        id,
+        {
+          MEMBERS: JSON.stringify(ids),
+          PARTITIONS: String(opts.partitions),
+          DIR: join(root, id),
+          SNAPSHOT_ENTRIES: String(opts.snapshotEntries ?? 0),
+        },
+        book,
+        () => nodes,
+      ),
   );
   const close = async () => {
     await Promise.all(nodes.map((n) => n.kill()));
@@ -118,5 +133,11 @@ export async function processCluster(opts: { partitions: number; snapshotEntries
     await close();
     throw err;
   }
-  return { nodes, endpoints: ids.map((id) => `127.0.0.1:${clientPorts[id]}`), close };
+  return {
+    nodes,
+    get endpoints() {
+      return nodes.map((n) => n.address!.client);
+    },
+    close,
+  };
 }
