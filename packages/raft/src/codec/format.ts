@@ -4,9 +4,10 @@
  */
 
 /**
- * Version byte at the start of every batch. 2: message flags 4 and 8 (entry indexes implied by the
- * previous index; one term and type for all entries), canonical varints. Version 1 carried index,
- * term and type on every entry.
+ * Version byte at the start of every batch. 2: flags right after the type, flags 4, 8 and 16 (entry
+ * indexes implied by the previous index; one term and type for all entries; the previous message's
+ * group), shortest-form varints only. Version 1 carried index, term and type on every entry and the
+ * group on every message.
  */
 export const CODEC_VERSION = 2;
 

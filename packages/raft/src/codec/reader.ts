@@ -3,7 +3,7 @@ import { MAX_VARINT_BYTES } from './format.js';
 import { decodeString } from './strings.js';
 
 /** Shared by every empty payload: nothing to view, and no allocation per empty entry. */
-const EMPTY = new Uint8Array(0);
+export const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0));
 
 /**
  * Reads codec fields from a frame, bounds-checking every read. Byte strings come back as views into
@@ -11,15 +11,21 @@ const EMPTY = new Uint8Array(0);
  * species constructor (and on a Buffer build a Buffer), which costs several times more per entry.
  */
 export class Reader {
+  // The per-message hot path (decode.ts) reads with a local cursor and calls back here only for
+  // what is rare: long varints, strings, snapshots, errors.
   pos = 0;
   readonly end: number;
-  private readonly ab: ArrayBufferLike;
-  private readonly base: number;
+  /** The frame's memory and the frame's offset in it, for building views. */
+  readonly ab: ArrayBufferLike;
+  readonly base: number;
+  /** The frame as a DataView, for reading strings a word at a time. */
+  private readonly dv: DataView;
 
   constructor(readonly buf: Uint8Array) {
     this.end = buf.length;
     this.ab = buf.buffer;
     this.base = buf.byteOffset;
+    this.dv = new DataView(this.ab, this.base, this.end);
   }
 
   u8(): number {
@@ -42,7 +48,8 @@ export class Reader {
     return this.varintLong();
   }
 
-  private varintLong(): number {
+  /** A varint at `pos` of any length (the hot paths read one-byte varints themselves). */
+  varintLong(): number {
     const buf = this.buf;
     const end = this.end;
     let p = this.pos;
@@ -93,7 +100,7 @@ export class Reader {
 
   str(): string {
     const n = this.length();
-    const s = decodeString(this.buf, this.pos, n);
+    const s = decodeString(this.buf, this.dv, this.pos, n);
     this.pos += n;
     return s;
   }
@@ -112,7 +119,7 @@ export class Reader {
     return n;
   }
 
-  private truncated(n: number): FrameError {
-    return new FrameError(`truncated frame: need ${n} bytes at offset ${this.pos}, have ${this.end - this.pos}`);
+  truncated(n: number, at = this.pos): FrameError {
+    return new FrameError(`truncated frame: need ${n} bytes at offset ${at}, have ${this.end - at}`);
   }
 }

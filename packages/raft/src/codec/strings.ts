@@ -12,49 +12,64 @@ import { FrameError } from '../errors.js';
  * slots, emptied when half full, holding strings of at most MAX_INTERNED characters. A node with
  * more distinct ids than that in rotation decodes them the slow way, with the same results.
  */
-const SLOTS = 4096;
+const SLOTS = 2048;
 const MAX_FILL = SLOTS / 2;
 const MAX_INTERNED = 64;
+const KEY_WORDS = MAX_INTERNED / 4;
 const strings: string[] = new Array<string>(SLOTS).fill('');
 const hashes = new Int32Array(SLOTS);
+/** Each slot's key bytes as little-endian 32-bit words (whole words), and its last 0-3 bytes packed. */
+const keys = new Int32Array(SLOTS * KEY_WORDS);
+const tails = new Int32Array(SLOTS);
 let filled = 0;
 // ignoreBOM: a leading U+FEFF is part of the string, not a byte-order mark to strip.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes `len` bytes of `buf` at `pos` (already bounds-checked) as a UTF-8 string. */
-export function decodeString(buf: Uint8Array, pos: number, len: number): string {
+/**
+ * Decodes `len` bytes at `pos` (already bounds-checked) of the frame `buf` as a UTF-8 string; `dv`
+ * is a DataView of the same bytes, so that short strings are hashed and compared a word at a time.
+ */
+export function decodeString(buf: Uint8Array, dv: DataView, pos: number, len: number): string {
   if (len === 0) return '';
   if (len > MAX_INTERNED) return decodeUtf8(buf, pos, len);
+  const words = len >>> 2;
   let h = len;
   let high = 0;
-  for (let i = 0; i < len; i++) {
-    const c = buf[pos + i]!;
-    high |= c;
-    h = Math.imul(h ^ c, 0x01000193);
+  for (let i = 0; i < words; i++) {
+    const w = dv.getInt32(pos + 4 * i, true);
+    high |= w;
+    h = Math.imul(h ^ w, 0x01000193);
   }
-  if (high >= 0x80) return decodeUtf8(buf, pos, len);
+  let tail = 0;
+  for (let i = words * 4; i < len; i++) tail = (tail << 8) | buf[pos + i]!;
+  high |= tail;
+  if ((high & 0x80808080) !== 0) return decodeUtf8(buf, pos, len);
+  h = Math.imul(h ^ tail, 0x01000193);
   h ^= h >>> 15;
   for (let slot = h & (SLOTS - 1); ; slot = (slot + 1) & (SLOTS - 1)) {
     const s = strings[slot]!;
-    if (s.length === 0) return intern(buf, pos, len, slot, h);
-    if (hashes[slot] === h && s.length === len) {
+    if (s.length === 0) return intern(buf, dv, pos, len, slot, h, tail);
+    if (hashes[slot] === h && s.length === len && tails[slot] === tail) {
+      const k = slot * KEY_WORDS;
       let i = 0;
-      while (i < len && s.charCodeAt(i) === buf[pos + i]) i++;
-      if (i === len) return s;
+      while (i < words && keys[k + i] === dv.getInt32(pos + 4 * i, true)) i++;
+      if (i === words) return s;
     }
   }
 }
 
-function intern(buf: Uint8Array, pos: number, len: number, slot: number, h: number): string {
+function intern(buf: Uint8Array, dv: DataView, pos: number, len: number, slot: number, h: number, tail: number): string {
   const s = asciiString(buf, pos, len);
   if (filled >= MAX_FILL) {
     strings.fill('');
-    hashes.fill(0);
     filled = 0;
     slot = h & (SLOTS - 1);
   }
   strings[slot] = s;
   hashes[slot] = h;
+  tails[slot] = tail;
+  const k = slot * KEY_WORDS;
+  for (let i = 0; i < len >>> 2; i++) keys[k + i] = dv.getInt32(pos + 4 * i, true);
   filled++;
   return s;
 }

@@ -1,7 +1,7 @@
 /**
  * Seeded generators of valid protocol streams and of mutations of them, for the fuzz tests.
  */
-import { encodeBatch } from '@tessera/raft';
+import { CODEC_VERSION, encodeBatch } from '@tessera/raft';
 import { bigAppend, everyKindOfMessage, seqMessage } from '@tessera/testing/transport';
 import { FrameType, frame, preamble } from '../../src/frame.js';
 import { encodeJson, type Hello } from '../../src/handshake.js';
@@ -120,7 +120,7 @@ export const guaranteedBad: { name: string; apply(r: Rand, s: StreamParts): Buff
     name: 'batch with an unsupported codec version',
     apply(r, s) {
       const body = Buffer.from(batchBody(r, s));
-      body[0] = 2 + int(r, 254);
+      body[0] = (CODEC_VERSION + 1 + int(r, 255)) % 256; // any byte but the current version
       return Buffer.concat([...s.handshake, frame(FrameType.Batch, body)]);
     },
   },

@@ -1,0 +1,126 @@
+import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../types.js';
+import { CODEC_VERSION, F_REJECT, F_SAME_GROUP, F_SEQUENTIAL, F_SNAPSHOT, F_UNIFORM } from './format.js';
+import { allocOutput, boundStr, boundStrList, Writer } from './writer.js';
+
+const MAX_MESSAGE_TYPE = MessageType.TimeoutNow;
+const MAX_ENTRY_TYPE = EntryType.Config;
+
+/** Fixed part of a message at its largest, aside from the group and six header varints: type, flags, count, uniform term and type. */
+const MESSAGE_BOUND = 1 + 1 + 5 + 9;
+/** An entry at its largest, payload aside: index, term, type, length. */
+const ENTRY_BOUND = 8 + 8 + 1 + 5;
+
+function varintBound(v: number): number {
+  return v < 0x80 ? 1 : 8;
+}
+
+/** Upper bound of a batch's encoded size. */
+function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number {
+  let n = 1 + boundStr(from) + boundStr(to) + 5;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    // Varints counted at one byte when below 128, else at their largest: cheap, and tight for the
+    // zero fields most messages have (a loose bound costs allocating and touching more memory).
+    n += MESSAGE_BOUND + boundStr(m.group) + varintBound(m.term) + varintBound(m.logTerm) + varintBound(m.index) + varintBound(m.commit) + varintBound(m.rejectHint) + varintBound(m.context);
+    const ents = m.entries;
+    for (let k = 0; k < ents.length; k++) n += ENTRY_BOUND + ents[k]!.data.length;
+    const s = m.snapshot;
+    if (s !== undefined) n += 8 + 8 + boundStrList(s.meta.membership.voters) + boundStrList(s.meta.membership.learners) + 8 + 1 + 5 + s.data.length;
+  }
+  return n;
+}
+
+/**
+ * Encodes messages sent by `from` to `to` (every message's own `from`/`to` is implied by them).
+ * Returns bytes the caller owns. Throws RangeError on a value the format cannot carry (a negative or
+ * fractional number, an unknown message or entry type): a bug in the caller, better loud here than
+ * as a peer closing the connection on every retry.
+ */
+export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message[]): Uint8Array {
+  const bound = boundOf(from, to, messages);
+  const w = new Writer(allocOutput(bound));
+  w.u8(CODEC_VERSION);
+  w.str(from);
+  w.str(to);
+  w.varint(messages.length);
+  let group = '';
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    encodeMessage(w, m, i > 0 && m.group === group);
+    group = m.group;
+  }
+  if (w.pos > bound) throw new Error(`codec bound ${bound} too small for ${w.pos} bytes`);
+  // A fresh view (not subarray: cheaper, and never a Buffer) of exactly the bytes written.
+  return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.pos);
+}
+
+function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
+  const type = m.type;
+  if (!(type >= 1 && type <= MAX_MESSAGE_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode message type ${type}`);
+  const ents = m.entries;
+  const ne = ents.length;
+  let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0) | (sameGroup ? F_SAME_GROUP : 0);
+  if (ne > 0) flags |= entryFlags(ents, m.index);
+  w.u8(type);
+  w.u8(flags);
+  if (!sameGroup) w.str(m.group);
+  w.varint(m.term);
+  w.varint(m.logTerm);
+  w.varint(m.index);
+  w.varint(m.commit);
+  w.varint(m.rejectHint);
+  w.varint(m.context);
+  w.varint(ne);
+  if (ne > 0) {
+    if ((flags & F_UNIFORM) !== 0) {
+      const e0 = ents[0]!;
+      w.varint(e0.term);
+      w.u8(entryType(e0.type));
+    }
+    if ((flags & (F_SEQUENTIAL | F_UNIFORM)) === (F_SEQUENTIAL | F_UNIFORM)) {
+      // The common AppendEntries: only payloads follow.
+      for (let i = 0; i < ne; i++) w.bytes(ents[i]!.data);
+    } else {
+      for (let i = 0; i < ne; i++) {
+        const e = ents[i]!;
+        if ((flags & F_SEQUENTIAL) === 0) w.varint(e.index);
+        if ((flags & F_UNIFORM) === 0) {
+          w.varint(e.term);
+          w.u8(entryType(e.type));
+        }
+        w.bytes(e.data);
+      }
+    }
+  }
+  const s = m.snapshot;
+  if (s !== undefined) {
+    w.varint(s.meta.index);
+    w.varint(s.meta.term);
+    w.strList(s.meta.membership.voters);
+    w.strList(s.meta.membership.learners);
+    w.varint(s.offset);
+    w.u8(s.done ? 1 : 0);
+    w.bytes(s.data);
+  }
+}
+
+/** Which per-entry fields the entries let us leave out. */
+function entryFlags(ents: readonly LogEntry[], prevIndex: number): number {
+  const first = ents[0]!;
+  const term = first.term;
+  const type = first.type;
+  let sequential = ents[ents.length - 1]!.index <= Number.MAX_SAFE_INTEGER;
+  let uniform = true;
+  for (let i = 0; i < ents.length; i++) {
+    const e = ents[i]!;
+    if (e.index !== prevIndex + 1 + i) sequential = false;
+    if (e.term !== term || e.type !== type) uniform = false;
+  }
+  return (sequential ? F_SEQUENTIAL : 0) | (uniform ? F_UNIFORM : 0);
+}
+
+function entryType(type: number): number {
+  if (!(type >= 0 && type <= MAX_ENTRY_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode entry type ${type}`);
+  return type;
+}
+
