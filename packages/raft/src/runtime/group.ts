@@ -55,6 +55,13 @@ export interface RaftGroupOptions<R = unknown> {
   readonly unsafe?: UnsafeFlags;
   /** Metrics and tracing hooks. */
   readonly observer?: GroupObserver;
+  /**
+   * Ticks come from outside (`tick()`), e.g. one timer for every group of a `RaftHost`, instead of
+   * a timer of the group's own.
+   */
+  readonly externalTicks?: boolean;
+  /** Campaign at once on start (a preferred leader), instead of waiting for an election timeout. */
+  readonly campaignOnStart?: boolean;
 }
 
 /** A point-in-time view of a group, for status pages and tests. */
@@ -221,7 +228,8 @@ export class RaftGroup<R = unknown> {
     // proposals by (node, id) must not mistake a restarted node's new requests for old ones.
     g.ctxSeq = Math.floor(random() * 2 ** 20) * 2 ** 32;
     g.now = g.clock.now();
-    g.ticker = g.clock.setInterval(config.tickMs, () => g.onTick());
+    if (!opts.externalTicks) g.ticker = g.clock.setInterval(config.tickMs, () => g.onTick());
+    if (opts.campaignOnStart && core.isVoter()) core.campaignNow();
     g.schedule();
     return g;
   }
@@ -618,8 +626,13 @@ export class RaftGroup<R = unknown> {
     this.logger.debug({ group: this.group, role, leader, term: this.core.term }, 'raft state changed');
   }
 
+  /** Advances the group by one tick; called by the group's own timer, or by its host with `externalTicks`. */
+  tick(): void {
+    this.onTick();
+  }
+
   private onTick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.fatal) return;
     this.now = this.clock.now();
     this.core.tick();
     this.expireRequests();

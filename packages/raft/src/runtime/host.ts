@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../interfaces/clock.js';
+import { systemClock, type Clock, type Timer } from '../interfaces/clock.js';
 import { silentLogger, type Logger } from '../interfaces/logger.js';
 import type { Transport, TransportFactory } from '../interfaces/transport.js';
 import type { GroupObserver } from '../interfaces/observer.js';
@@ -12,6 +12,12 @@ export interface RaftHostOptions {
   readonly logger?: Logger;
   /** Metrics hooks given to every group on this node (a group's own `observer` option wins). */
   readonly observer?: GroupObserver;
+  /**
+   * One timer for every group on this node, ticking them all in the same event-loop turn (so their
+   * heartbeats leave as one batch per peer). Groups' `tickMs` is set to this. Without it, each
+   * group runs its own timer.
+   */
+  readonly tickMs?: number;
 }
 
 /** Group options the host fills in itself. */
@@ -27,6 +33,8 @@ export class RaftHost {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly observer: GroupObserver | undefined;
+  private readonly tickMs: number | undefined;
+  private ticker: Timer | undefined;
   private readonly groups = new Map<GroupId, RaftGroup<any>>();
   private outbox = new Map<NodeId, Message[]>();
   private flushScheduled = false;
@@ -39,17 +47,25 @@ export class RaftHost {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.observer = opts.observer;
+    this.tickMs = opts.tickMs;
     this.transport = opts.transport({ nodeId: opts.nodeId, deliver: (msgs) => this.deliver(msgs), logger: this.logger });
   }
 
   async start(): Promise<void> {
     await this.transport.start();
+    if (this.tickMs !== undefined && !this.ticker) {
+      this.ticker = this.clock.setInterval(this.tickMs, () => {
+        for (const g of this.groups.values()) g.tick();
+      });
+    }
   }
 
   /** Starts a group on this node. */
   async addGroup<R>(opts: HostedGroupOptions<R>): Promise<RaftGroup<R>> {
     if (this.groups.has(opts.group)) throw new Error(`group ${opts.group} already runs on ${this.nodeId}`);
-    const g = await RaftGroup.start<R>({ observer: this.observer, ...opts, id: this.nodeId, send: this.send, clock: this.clock, logger: this.logger });
+    const shared = this.tickMs !== undefined;
+    const config = shared ? { ...opts.config, tickMs: this.tickMs } : opts.config;
+    const g = await RaftGroup.start<R>({ observer: this.observer, ...opts, config, externalTicks: shared, id: this.nodeId, send: this.send, clock: this.clock, logger: this.logger });
     this.groups.set(opts.group, g);
     return g;
   }
@@ -74,6 +90,7 @@ export class RaftHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.ticker?.cancel();
     await Promise.all([...this.groups.values()].map((g) => g.stop()));
     this.groups.clear();
     this.flush();

@@ -173,6 +173,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   let partitions = 0;
   let stopWorkload = false;
   const nodeRandom = rng.fork();
+  // Half the seeds tick every group from one host timer; some bootstrap with a preferred leader.
+  const sharedTicker = snapRng.chance(0.5);
+  const preferred = snapRng.chance(0.3) ? voterIds[0] : undefined;
 
   const startNode = async (n: SimNode): Promise<void> => {
     n.owner.epoch++;
@@ -186,7 +189,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         return m;
       });
     const clock = new SimClock(sched, n.owner, n.clockRate);
-    const host = new RaftHost({ nodeId: n.id, transport: net.transport(n.owner), clock });
+    const host = new RaftHost({ nodeId: n.id, transport: net.transport(n.owner), clock, tickMs: sharedTicker ? 10 : undefined });
     await host.start();
     const coreRng = nodeRandom.fork();
     n.group = await host.addGroup<KvResult>({
@@ -198,6 +201,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       config: raftConfig,
       random: () => coreRng.next(),
       unsafe: opts.unsafe,
+      campaignOnStart: n.id === preferred,
     });
     n.sm = sm;
     n.host = host;
