@@ -1,5 +1,5 @@
 /**
- * `pnpm bench storage [--quick] [--seconds 8] [--sliceMs 250] [--batches 1,64,1024] [--backends raw,memory,file,rocksdb]`
+ * `pnpm bench storage [--quick] [--seconds 8] [--sliceMs 250] [--batches 1,64,1024] [--backends raw,copy,memory,file,rocksdb]`
  *
  * What it measures: durable append throughput of each storage backend, one group, one append call
  * in flight at a time (as the Raft runtime issues them), with entries of 100 bytes in batches of
@@ -7,6 +7,10 @@
  *
  * - `raw`: the disk's ceiling, measured in the same run: one `write` of batch × 100 bytes then one
  *   `fdatasync`, appending to a file in the same temp directory;
+ * - `copy`: the floor of any store handed entry objects: builds each call's entries as the engine
+ *   rows do, copies every payload into one reused buffer (one `set` each), then the same `write` +
+ *   `fdatasync`; no framing, checksum or index. The distance from `raw` to `copy` is the cost of the
+ *   interface, the distance from `copy` to `file` the cost of the file log's own work;
  * - `memory`: `@tessera/storage-memory` (no I/O: the cost of the call itself);
  * - `file`: `@tessera/storage-file`, `sync: 'always'` (one write + one fdatasync per call);
  * - `rocksdb`: `@tessera/storage-rocksdb`, `sync: 'always'` (one WriteBatch with sync per call).
@@ -23,12 +27,14 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEntry, StorageEngine } from '@tessera/raft';
-import { fileStorage } from '@tessera/storage-file';
+import { autoChecksum, fileStorage } from '@tessera/storage-file';
 import { memoryStorage } from '@tessera/storage-memory';
 import { rocksdbStorage } from '@tessera/storage-rocksdb';
 import { Latencies, type BenchContext, type Benchmark } from './harness.js';
 
 const ENTRY_BYTES = 100;
+/** Which CRC32C the `file` rows used (`native` unless `@node-rs/crc32` failed to load). */
+const fileChecksum = autoChecksum;
 
 /** One durable append of `batch` entries; returns when durable. */
 type Appender = { append(): Promise<void>; close(): Promise<void> };
@@ -41,6 +47,31 @@ async function rawAppender(dir: string, batch: number): Promise<Appender> {
     async append() {
       await fh.write(buf, 0, buf.length, pos);
       pos += buf.length;
+      await fh.datasync();
+    },
+    close: () => fh.close(),
+  };
+}
+
+async function copyAppender(dir: string, batch: number): Promise<Appender> {
+  const fh = await open(join(dir, 'copy.bin'), 'w');
+  const buf = Buffer.alloc(batch * ENTRY_BYTES);
+  const data = new Uint8Array(ENTRY_BYTES).fill(7);
+  let next = 1;
+  let pos = 0;
+  return {
+    async append() {
+      const entries: LogEntry[] = new Array(batch);
+      for (let i = 0; i < batch; i++) entries[i] = { index: next + i, term: 1, type: 0, data };
+      next += batch;
+      let off = 0;
+      for (let i = 0; i < batch; i++) {
+        const d = entries[i]!.data;
+        buf.set(d, off);
+        off += d.byteLength;
+      }
+      await fh.write(buf, 0, off, pos);
+      pos += off;
       await fh.datasync();
     },
     close: () => fh.close(),
@@ -74,8 +105,11 @@ async function engineAppender(engine: StorageEngine, batch: number, compactEvery
 
 const BACKENDS: Record<string, (dir: string, batch: number) => Promise<Appender>> = {
   raw: rawAppender,
+  copy: copyAppender,
   memory: async (_dir, batch) => engineAppender(memoryStorage(), batch, 64),
   file: async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always' }), batch),
+  // The file engine with its portable JavaScript CRC32C (what runs where the native one does not load).
+  'file-js': async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always', checksum: 'js' }), batch),
   rocksdb: async (dir, batch) => engineAppender(await rocksdbStorage({ dir, sync: 'always' }), batch),
 };
 
@@ -142,7 +176,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
   const seconds = Number(ctx.flags.seconds ?? (ctx.quick ? 1.5 : 8));
   const sliceMs = Number(ctx.flags.sliceMs ?? 250);
   const batches = list(ctx.flags.batches, '1,64,1024').map(Number);
-  const backends = list(ctx.flags.backends, 'raw,memory,file,rocksdb');
+  const backends = list(ctx.flags.backends, 'raw,copy,memory,file,rocksdb');
   for (const b of backends) if (!BACKENDS[b]) throw new Error(`unknown backend ${b} (have ${Object.keys(BACKENDS).join(', ')})`);
   for (const batch of batches) {
     ctx.log(`storage: batch ${batch}: ${backends.join(', ')} interleaved, ${seconds} s each`);
@@ -159,7 +193,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
       const MBps = (r.entriesPerSec * ENTRY_BYTES) / 1e6;
       ctx.report({
         benchmark: 'storage',
-        params: { backend, batch, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always' },
+        params: { backend, batch, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always', ...(backend === 'file' ? { checksum: fileChecksum } : backend === 'file-js' ? { checksum: 'js' } : {}) },
         opsPerSec: r.entriesPerSec,
         p50Ms: r.p50,
         p99Ms: r.p99,

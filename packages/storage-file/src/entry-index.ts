@@ -4,8 +4,6 @@
  * trace. Storage is a list of fixed-size pages, so growing never copies what is there (no pause
  * proportional to the log's length) and compaction frees whole pages.
  */
-import type { LogEntry } from '@tessera/raft';
-
 const PAGE_BITS = 16;
 const PAGE = 1 << PAGE_BITS;
 const MASK = PAGE - 1;
@@ -71,14 +69,15 @@ export class EntryIndex {
   }
 
   /**
-   * Adds `entries[i, j)` after `last`, all held by one frame: the append path's bulk form of
-   * {@link push} (page lookups once per page, the frame's fields filled natively).
+   * Adds `count` entries after `last`, all held by one frame, taking their data lengths and terms
+   * from `lens[from, from + count)` and `terms[...]`: the append path's bulk form of {@link push}
+   * (page lookups once per page, native fills and copies).
    */
-  pushFrame(segment: number, frameStart: number, frameLength: number, entries: readonly LogEntry[], i: number, j: number): void {
+  pushFrame(segment: number, frameStart: number, frameLength: number, lens: Uint32Array, terms: Float64Array, from: number, count: number): void {
     let slot = this.end;
-    const stop = slot + (j - i);
+    const stop = slot + count;
     this.end = stop;
-    let k = i;
+    let k = from;
     while (slot < stop) {
       const p = slot >>> PAGE_BITS;
       if (p === this.pages.length) this.pages.push(newPage());
@@ -88,13 +87,17 @@ export class EntryIndex {
       page.seg.fill(segment, a, b);
       page.fst.fill(frameStart, a, b);
       page.fln.fill(frameLength, a, b);
-      const len = page.len;
-      const trm = page.trm;
-      for (let s = a; s < b; s++, k++) {
-        const e = entries[k]!;
-        len[s] = e.data.byteLength;
-        trm[s] = e.term;
+      if (b - a > 32) {
+        page.len.set(lens.subarray(k, k + b - a), a);
+        page.trm.set(terms.subarray(k, k + b - a), a);
+      } else {
+        // Small batches: a loop beats making two views.
+        for (let s = a, x = k; s < b; s++, x++) {
+          page.len[s] = lens[x]!;
+          page.trm[s] = terms[x]!;
+        }
       }
+      k += b - a;
       slot += b - a;
     }
   }

@@ -88,45 +88,76 @@ export function segmentHeaderProblem(b: Uint8Array, crc: Crc32cFn): string | und
 // ------------------------------------------------------------------ encoding
 
 /**
- * Bytes the frames of one append call of `entries` take, or `-1 - i` if entry `i` does not hold
- * index `first + i` (checked in the same pass: each pass over a large batch costs).
+ * Encodes append calls into frames, reusing one write buffer and scratch arrays between calls: an
+ * append of n entries is one pass over them (index check, record headers, one `set` of each
+ * payload), one native CRC32C per frame, and bulk copies into the entry index.
  */
-export function encodedSize(entries: readonly LogEntry[], first: number): number {
-  let total = 0;
-  let frame = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (e.index !== first + i) return -1 - i;
-    const r = RECORD_HEADER_BYTES + e.data.byteLength;
-    if (frame === 0 || frame + r > FRAME_TARGET_BYTES) {
-      total += frame;
-      frame = FRAME_HEADER_BYTES;
-    }
-    frame += r;
-  }
-  return total + frame;
-}
+export class FrameEncoder {
+  /** A buffer free for the next call (the previous one is taken until its write completed). */
+  private free: Buffer | undefined;
+  private freeView: DataView | undefined;
+  /** Data length and term of each entry of the last call, for {@link index}. */
+  private lens = new Uint32Array(1024);
+  private terms = new Float64Array(1024);
+  /** Start, length, first entry and entry count of each frame of the last call, flat. */
+  private readonly frames: number[] = [];
+  /** The bytes of the last call: `out[0, size)`. Owned by the caller until passed to {@link release}. */
+  out: Buffer = EMPTY;
+  private outView: DataView | undefined;
 
-/**
- * Encodes `entries` (one append call) as frames into `out` from byte 0 (`out` must hold
- * {@link encodedSize} bytes; `dv` views `out`), and pushes each entry into `idx` as living in
- * segment `seq` at file offset `base` + its frame's offset.
- */
-export function encodeFrames(entries: readonly LogEntry[], out: Uint8Array, dv: DataView, crc: Crc32cFn, idx: EntryIndex, seq: number, base: number): void {
-  const n = entries.length;
-  const callFirst = entries[0]!.index;
-  let i = 0;
-  let p = 0;
-  while (i < n) {
-    const start = p;
-    p += FRAME_HEADER_BYTES;
-    let j = i;
-    for (; j < n; j++) {
+  constructor(private readonly crc: Crc32cFn) {}
+
+  /**
+   * Encodes `entries` (one append call) into {@link out}. Returns its size in bytes, or `-1 - i`
+   * if entry `i` does not hold index `first + i` (then nothing is encoded).
+   */
+  encode(entries: readonly LogEntry[], first: number): number {
+    const n = entries.length;
+    if (n > this.lens.length) {
+      const cap = Math.max(n, this.lens.length * 2);
+      this.lens = new Uint32Array(cap);
+      this.terms = new Float64Array(cap);
+    }
+    const lens = this.lens;
+    const terms = this.terms;
+    const frames = this.frames;
+    frames.length = 0;
+    let out = this.free;
+    let dv = this.freeView;
+    if (out === undefined || dv === undefined) {
+      out = Buffer.allocUnsafeSlow(Math.max(MIN_BUFFER, n * (RECORD_HEADER_BYTES + 64)));
+      dv = new DataView(out.buffer, out.byteOffset, out.length);
+    }
+    this.free = undefined;
+    this.freeView = undefined;
+    let cap = out.length;
+    let start = 0;
+    let frameFirst = 0;
+    let p = FRAME_HEADER_BYTES;
+    for (let j = 0; j < n; j++) {
       const e = entries[j]!;
+      const index = e.index;
+      if (index !== first + j) {
+        this.free = out;
+        this.freeView = dv;
+        return -1 - j;
+      }
       const data = e.data;
       const len = data.byteLength;
-      if (j > i && p - start + RECORD_HEADER_BYTES + len > FRAME_TARGET_BYTES) break;
-      const index = e.index;
+      if (j > frameFirst && p - start + RECORD_HEADER_BYTES + len > FRAME_TARGET_BYTES) {
+        this.closeFrame(out, dv, start, p, frameFirst, j, first);
+        start = p;
+        frameFirst = j;
+        p += FRAME_HEADER_BYTES;
+      }
+      if (p + RECORD_HEADER_BYTES + len > cap) {
+        // Too small for this call: a bigger buffer, keeping what is encoded so far.
+        const bigger = Buffer.allocUnsafeSlow(Math.max(2 * cap, p + RECORD_HEADER_BYTES + len + FRAME_HEADER_BYTES));
+        bigger.set(out.subarray(0, p));
+        out = bigger;
+        dv = new DataView(out.buffer, out.byteOffset, out.length);
+        cap = out.length;
+      }
       const term = e.term;
       dv.setUint32(p, len, true);
       // `>>> 0` keeps the low 32 bits of an integer up to 2^53; the divisions the high ones.
@@ -135,22 +166,52 @@ export function encodeFrames(entries: readonly LogEntry[], out: Uint8Array, dv: 
       dv.setUint32(p + 12, term >>> 0, true);
       dv.setUint32(p + 16, (term / TWO_32) >>> 0, true);
       out.set(data, p + RECORD_HEADER_BYTES);
+      lens[j] = len;
+      terms[j] = term;
       p += RECORD_HEADER_BYTES + len;
     }
-    const first = entries[i]!.index;
-    const length = p - start;
+    this.closeFrame(out, dv, start, p, frameFirst, n, first);
+    this.out = out;
+    this.outView = dv;
+    return p;
+  }
+
+  /** Pushes the entries of the last {@link encode} into `idx`, its bytes written at `base` in segment `seq`. */
+  index(idx: EntryIndex, seq: number, base: number): void {
+    const f = this.frames;
+    for (let k = 0; k < f.length; k += 4) idx.pushFrame(seq, base + f[k]!, f[k + 1]!, this.lens, this.terms, f[k + 2]!, f[k + 3]!);
+  }
+
+  /**
+   * Hands back a buffer from {@link out} once written, for a later call: steady appends then
+   * allocate nothing (and do not feed the garbage collector's external-memory accounting 100 KB at
+   * a time). The largest is kept, up to 8 MiB.
+   */
+  release(buf: Buffer): void {
+    if (buf.length > MAX_SPARE || (this.free !== undefined && this.free.length >= buf.length)) return;
+    this.free = buf;
+    this.freeView = buf === this.out && this.outView !== undefined ? this.outView : new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+
+  private closeFrame(out: Buffer, dv: DataView, start: number, end: number, i: number, j: number, callFirst: number): void {
+    const first = callFirst + i;
+    const length = end - start;
     dv.setUint32(start, FRAME_MAGIC, true);
     dv.setUint32(start + 8, length, true);
     dv.setUint32(start + 12, j - i, true);
     dv.setUint32(start + 16, first >>> 0, true);
     dv.setUint32(start + 20, (first / TWO_32) >>> 0, true);
-    dv.setUint32(start + 24, first - callFirst, true);
+    dv.setUint32(start + 24, i, true);
     dv.setUint32(start + 28, KIND_RECORDS, true);
-    dv.setUint32(start + 4, crc(out, start + 8, p), true);
-    idx.pushFrame(seq, base + start, length, entries, i, j);
-    i = j;
+    dv.setUint32(start + 4, this.crc(out, start + 8, end), true);
+    this.frames.push(start, length, i, j - i);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+const MIN_BUFFER = 64 * 1024;
+/** Largest write buffer kept for reuse. */
+const MAX_SPARE = 8 * 1024 * 1024;
 
 /** A truncation frame: entries from `from` on, in the frame before it, are void. */
 export function encodeTruncation(from: number, crc: Crc32cFn): Buffer {

@@ -9,10 +9,17 @@
  * ```
  */
 import type { StorageEngine } from '@tessera/raft';
+import { defaultCrc32c } from '@tessera/snapshot-files';
 import { FileStorageEngine } from './engine.js';
 import { parseFileStorageOptions, type FileStorageOptions } from './options.js';
 
 export { fileStorageOptionsSchema, type FileStorageOptions, type SyncPolicy } from './options.js';
+
+/**
+ * The CRC32C implementation `checksum: 'auto'` (the default) uses in this process: `native` when
+ * `@node-rs/crc32` loaded, `js` where it did not (both write and read the same bytes).
+ */
+export const autoChecksum: 'native' | 'js' = defaultCrc32c.name;
 
 /**
  * Opens (creating if needed) the file storage engine in `options.dir`.

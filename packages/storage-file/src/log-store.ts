@@ -18,12 +18,11 @@ import { asStorageError, fsyncDir, readFull, writeAll, type Crc32cFn } from '@te
 import type { EntryIndex } from './entry-index.js';
 import { FIRST_INDEX_FILE, writeFirstIndex } from './first-index.js';
 import {
-  encodedSize,
-  encodeFrames,
   encodeSegmentHeader,
   encodeTruncation,
   entryType,
   FRAME_HEADER_BYTES,
+  FrameEncoder,
   frameValid,
   KIND_RECORDS,
   newFrameHeader,
@@ -70,8 +69,6 @@ interface Span {
 }
 
 const noop = (): void => {};
-/** Largest write buffer kept for reuse. */
-const MAX_SPARE = 8 * 1024 * 1024;
 
 export class FileLogStore implements LogStore {
   private tail: Promise<void> = Promise.resolve();
@@ -80,9 +77,7 @@ export class FileLogStore implements LogStore {
   private readonly pending: PendingWrite[] = [];
   private readonly reads = new Set<Promise<unknown>>();
   private syncTimer: NodeJS.Timeout | undefined;
-  /** A write buffer free for reuse (see append). */
-  private spare: Buffer | undefined;
-  private spareView: DataView | undefined;
+  private readonly encoder: FrameEncoder;
 
   private constructor(
     private readonly opts: FileLogStoreOptions,
@@ -90,7 +85,9 @@ export class FileLogStore implements LogStore {
     /** Oldest first; the last one takes appends. */
     private readonly segments: Segment[],
     private nextSeq: number,
-  ) {}
+  ) {
+    this.encoder = new FrameEncoder(opts.crc32c);
+  }
 
   /** Recovers the log in `opts.dir` (see recover.ts) and opens it for appends. */
   static async open(opts: FileLogStoreOptions): Promise<FileLogStore> {
@@ -111,7 +108,8 @@ export class FileLogStore implements LogStore {
     const refused = this.refuse();
     if (refused) return refused;
     const expect = this.idx.last + 1;
-    const size = encodedSize(entries, expect);
+    const encoder = this.encoder;
+    const size = encoder.encode(entries, expect);
     if (size < 0) {
       const i = -1 - size;
       return Promise.reject(new LogRangeError(`append: expected index ${expect + i}, got ${entries[i]!.index} (group ${this.opts.group})`));
@@ -125,20 +123,8 @@ export class FileLogStore implements LogStore {
     }
     const target = seg!;
     const base = target.size;
-    // One buffer per call, frames encoded straight into it: no per-entry allocation. The buffer
-    // of the last completed write is reused, so steady appends allocate nothing (and do not feed
-    // the garbage collector's external-memory accounting 100 KB at a time).
-    let buf = this.spare;
-    let dv = this.spareView;
-    if (buf !== undefined && buf.length >= size) {
-      this.spare = undefined;
-      this.spareView = undefined;
-    } else {
-      buf = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
-      dv = undefined;
-    }
-    dv ??= new DataView(buf.buffer, buf.byteOffset, buf.length);
-    encodeFrames(entries, buf, dv, this.opts.crc32c, this.idx, target.seq, base);
+    const buf = encoder.out;
+    encoder.index(this.idx, target.seq, base);
     target.size += size;
 
     let markWritten = noop;
@@ -161,10 +147,7 @@ export class FileLogStore implements LogStore {
           if (sync !== 'never') await fsyncDir(this.opts.dir);
         } else fh = await target.handle();
         await writeAll(fh, buf, size, base);
-        if (buf.length <= MAX_SPARE && (this.spare === undefined || this.spare.length < buf.length)) {
-          this.spare = buf;
-          this.spareView = dv;
-        }
+        encoder.release(buf);
         settled();
         if (sync === 'always') await fh.datasync();
         else {

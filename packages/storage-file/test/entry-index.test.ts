@@ -25,8 +25,9 @@ describe('EntryIndex', () => {
         } else {
           // The bulk form: one frame's fields for the whole run.
           const lo = first + model.length;
-          const run = Array.from({ length: n }, (_, k) => ({ index: lo + k, term: (lo + k) * 2, type: 0 as const, data: new Uint8Array((lo + k) % 1000) }));
-          idx.pushFrame(lo % 7, lo * 3, lo % 5000, run, 0, n);
+          const lens = Uint32Array.from({ length: n + 3 }, (_, k) => (lo + k - 3) % 1000);
+          const terms = Float64Array.from({ length: n + 3 }, (_, k) => (lo + k - 3) * 2);
+          idx.pushFrame(lo % 7, lo * 3, lo % 5000, lens, terms, 3, n);
           for (let k = 0; k < n; k++) model.push({ i: lo + k, off: lo * 3, seg: lo % 7, fl: lo % 5000 });
         }
       } else if (r < 8 && model.length > 0) {

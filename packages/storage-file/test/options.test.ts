@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeGroupDirName, groupDirName, isHashedName } from '../src/group-dir.js';
-import { fileStorage } from '../src/index.js';
+import { autoChecksum, fileStorage } from '../src/index.js';
 
 describe('fileStorage options', () => {
   it('rejects invalid options with a ConfigError naming the field', async () => {
@@ -22,6 +22,12 @@ describe('fileStorage options', () => {
       expect(err?.code, JSON.stringify(opts)).toBe('CONFIG_INVALID');
       expect(err?.message.startsWith(path), `${err?.message} names ${path}`).toBe(true);
     }
+  });
+});
+
+describe('checksum', () => {
+  it('uses the native CRC32C by default where @node-rs/crc32 ships a binary (CI: linux x64)', () => {
+    expect(autoChecksum).toBe('native');
   });
 });
 
