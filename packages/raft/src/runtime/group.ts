@@ -839,7 +839,8 @@ export class RaftGroup<R = unknown> {
 
   private settle(e: LogEntry, ok: boolean, value: unknown, trackRecent: boolean): void {
     this.applied = e.index;
-    this.snapshots.noteApplied(e);
+    this.appliedCount++;
+    this.appliedBytes += e.data.byteLength;
     if (e.type === EntryType.Config) this.onConfigApplied(e);
     if (this.pending.size > 0) {
       const p = this.pending.take(e.index, this.skipPending);
@@ -861,8 +862,16 @@ export class RaftGroup<R = unknown> {
   };
 
   private applyBatchStart = 0;
+  /** Entries and bytes applied since the snapshot policy was last told (counted per batch). */
+  private appliedCount = 0;
+  private appliedBytes = 0;
 
   private finishApplyBatch(): void {
+    if (this.appliedCount > 0) {
+      this.snapshots.noteApplied(this.appliedCount, this.appliedBytes);
+      this.appliedCount = 0;
+      this.appliedBytes = 0;
+    }
     if (this.observer?.applied && this.applyBatchStart > 0) {
       this.observer.applied(this.group, this.applyQueue.length, this.clock.now() - this.applyBatchStart);
       this.applyBatchStart = 0;

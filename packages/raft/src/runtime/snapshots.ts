@@ -4,7 +4,7 @@ import { StorageError } from '../errors.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { SnapshotReader, SnapshotStore, SnapshotWriter } from '../interfaces/snapshot-store.js';
 import type { StateMachine } from '../interfaces/state-machine.js';
-import { MessageType, message, type LogEntry, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
+import { MessageType, message, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
 import { crc32 } from './crc32.js';
 import type { SnapshotHost } from './group.js';
 
@@ -114,10 +114,10 @@ export class SnapshotManager {
 
   // ------------------------------------------------------------------ policy and capture
 
-  /** Counts an applied entry towards the snapshot policy. */
-  noteApplied(e: LogEntry): void {
-    this.entriesSince++;
-    this.bytesSince += e.data.byteLength;
+  /** Counts applied entries towards the snapshot policy. */
+  noteApplied(entries: number, bytes: number): void {
+    this.entriesSince += entries;
+    this.bytesSince += bytes;
   }
 
   /** Called every tick: takes a snapshot if the policy says so, and drives outgoing transfers. */
