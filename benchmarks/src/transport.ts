@@ -1,5 +1,5 @@
 /**
- * `pnpm bench transport [--quick] [--json] [--sizes 100,65536] [--seconds 5] [--only tcp,socket]`
+ * `pnpm bench transport [--quick] [--json] [--sizes 100,65536] [--seconds 5] [--rounds 5] [--only tcp,socket]`
  *
  * What it measures: one-way throughput (Raft messages/s and payload MB/s) and round-trip latency
  * between two endpoints in this process over loopback, for every transport in {@link CASES}:
@@ -15,7 +15,9 @@
  * Every message is an AppendEntries with one entry of `size` bytes. Throughput: the sender sends a
  * burst per event-loop turn (up to 256 messages or 1 MiB, about what a busy node hands its transport
  * per turn) and keeps at most 16 MiB in flight, waiting on deliveries, so nothing is dropped; the figure
- * is delivered messages over elapsed time, drain included. Latency: one message at a time, echoed back;
+ * is delivered messages over elapsed time, drain included. The rows of one size are set up together and
+ * take turns: `--rounds` rounds of `seconds / rounds` each per row (the benchmark shares its machine, and
+ * interleaving spreads load changes over all rows). Latency: one message at a time, echoed back;
  * p50/p99 are of the round trip. MB/s counts entry payload bytes only.
  *
  * Adding a transport: append a {@link TransportCase} to {@link CASES} whose `harness()` starts what it
@@ -343,23 +345,38 @@ async function latency(pair: Pair, rounds: number): Promise<Latencies> {
 const run: Benchmark = async (ctx: BenchContext) => {
   const sizes = typeof ctx.flags.sizes === 'string' ? ctx.flags.sizes.split(',').map(Number) : [100, 65536];
   const seconds = typeof ctx.flags.seconds === 'string' ? Number(ctx.flags.seconds) : ctx.quick ? 1 : 5;
+  const slices = typeof ctx.flags.rounds === 'string' ? Math.max(1, Number(ctx.flags.rounds)) : ctx.quick ? 2 : 5;
   const rounds = ctx.quick ? 300 : 2_000;
   const only = typeof ctx.flags.only === 'string' ? new Set(ctx.flags.only.split(',')) : undefined;
-  // The raw socket rows run first so every later row can be given as a fraction of them.
-  const kinds: [string, (size: number) => Promise<Pair>][] = [
+  // The raw socket rows come first so every later row can be given as a fraction of them.
+  const all: [string, (size: number) => Promise<Pair>][] = [
     ['socket', (size) => socketPair(size, false)],
     ['socket+codec', (size) => socketPair(size, true)],
     ...CASES.map((c): [string, (size: number) => Promise<Pair>] => [c.name, (size) => transportPair(c, size)]),
   ];
+  const kinds = all.filter(([name]) => !only || only.has(name));
   for (const size of sizes) {
-    const rates = new Map<string, number>();
-    for (const [transport, make] of kinds) {
-      if (only && !only.has(transport)) continue;
-      const pair = await make(size);
-      try {
-        // A short warm-up so JIT and socket buffers settle before the timed part.
-        await throughput(pair, size, Math.min(0.5, seconds / 4));
-        const t = await throughput(pair, size, seconds);
+    const pairs: [string, Pair][] = [];
+    try {
+      for (const [transport, make] of kinds) pairs.push([transport, await make(size)]);
+      // A short warm-up so JIT and socket buffers settle before the timed part.
+      for (const [, pair] of pairs) await throughput(pair, size, Math.min(0.5, seconds / 4));
+      // The rows take turns in `slices` rounds (starting with a different row each round), so a
+      // machine whose load changes during the run slows every row alike instead of whichever ran then.
+      const totals = new Map(pairs.map(([name]) => [name, { messages: 0, secs: 0, dropped: 0 }]));
+      for (let r = 0; r < slices; r++) {
+        for (let k = 0; k < pairs.length; k++) {
+          const [transport, pair] = pairs[(k + r) % pairs.length]!;
+          const t = await throughput(pair, size, seconds / slices);
+          const sum = totals.get(transport)!;
+          sum.messages += t.messages;
+          sum.secs += t.secs;
+          sum.dropped += t.dropped;
+        }
+      }
+      const rates = new Map<string, number>();
+      for (const [transport, pair] of pairs) {
+        const t = totals.get(transport)!;
         const lat = await latency(pair, rounds);
         const perSec = t.messages / t.secs;
         rates.set(transport, perSec);
@@ -378,13 +395,13 @@ const run: Benchmark = async (ctx: BenchContext) => {
             dropped: t.dropped,
           },
         });
-      } finally {
-        await pair.close();
       }
+      const tcp = rates.get('tcp');
+      const socket = rates.get('socket');
+      if (tcp !== undefined && socket !== undefined) ctx.log(`size ${size}: tcp reaches ${((100 * tcp) / socket).toFixed(0)}% of the raw socket rate`);
+    } finally {
+      for (const [, pair] of pairs) await pair.close();
     }
-    const tcp = rates.get('tcp');
-    const socket = rates.get('socket');
-    if (tcp !== undefined && socket !== undefined) ctx.log(`size ${size}: tcp reaches ${((100 * tcp) / socket).toFixed(0)}% of the raw socket rate`);
   }
 };
 

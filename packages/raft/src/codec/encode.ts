@@ -1,6 +1,6 @@
-import { EntryType, MessageType, type LogEntry, type Message, type NodeId } from '../types.js';
+import { EntryType, MessageType, type LogEntry, type Message, type NodeId, type SnapshotChunk } from '../types.js';
 import { CODEC_VERSION, F_REJECT, F_SAME_GROUP, F_SEQUENTIAL, F_SNAPSHOT, F_UNIFORM } from './format.js';
-import { allocOutput, boundStr, boundStrList, Writer } from './writer.js';
+import { allocOutput, boundStr, boundStrList, typedArraySet, Writer } from './writer.js';
 
 const MAX_MESSAGE_TYPE = MessageType.TimeoutNow;
 const MAX_ENTRY_TYPE = EntryType.Config;
@@ -54,6 +54,11 @@ export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.pos);
 }
 
+/*
+ * encodeMessage writes through a local cursor `p` with the one-byte varint case written out, as
+ * decode.ts reads: through Writer methods V8 stops inlining after a few calls per message. Anything
+ * longer goes through `w` (w.pos = p first). `(v & 0x7f) === v` holds exactly for integers 0-127.
+ */
 function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
   const type = m.type;
   if (!(type >= 1 && type <= MAX_MESSAGE_TYPE && (type | 0) === type)) throw new RangeError(`cannot encode message type ${type}`);
@@ -61,47 +66,89 @@ function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
   const ne = ents.length;
   let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0) | (sameGroup ? F_SAME_GROUP : 0);
   if (ne > 0) flags |= entryFlags(ents, m.index);
-  w.u8(type);
-  w.u8(flags);
-  if (!sameGroup) w.str(m.group);
-  w.varint(m.term);
-  w.varint(m.logTerm);
-  w.varint(m.index);
-  w.varint(m.commit);
-  w.varint(m.rejectHint);
-  w.varint(m.context);
-  w.varint(ne);
+  const b = w.buf;
+  let p = w.pos;
+  b[p] = type;
+  b[p + 1] = flags;
+  p += 2;
+  if (!sameGroup) {
+    w.pos = p;
+    w.str(m.group);
+    p = w.pos;
+  }
+  const term = m.term;
+  if ((term & 0x7f) === term) b[p++] = term;
+  else p = w.varintAt(p, term);
+  const logTerm = m.logTerm;
+  if ((logTerm & 0x7f) === logTerm) b[p++] = logTerm;
+  else p = w.varintAt(p, logTerm);
+  const index = m.index;
+  if ((index & 0x7f) === index) b[p++] = index;
+  else p = w.varintAt(p, index);
+  const commit = m.commit;
+  if ((commit & 0x7f) === commit) b[p++] = commit;
+  else p = w.varintAt(p, commit);
+  const rejectHint = m.rejectHint;
+  if ((rejectHint & 0x7f) === rejectHint) b[p++] = rejectHint;
+  else p = w.varintAt(p, rejectHint);
+  const context = m.context;
+  if ((context & 0x7f) === context) b[p++] = context;
+  else p = w.varintAt(p, context);
+  if ((ne & 0x7f) === ne) b[p++] = ne;
+  else p = w.varintAt(p, ne);
+  w.pos = p;
   if (ne > 0) {
-    if ((flags & F_UNIFORM) !== 0) {
-      const e0 = ents[0]!;
-      w.varint(e0.term);
-      w.u8(entryType(e0.type));
-    }
-    if ((flags & (F_SEQUENTIAL | F_UNIFORM)) === (F_SEQUENTIAL | F_UNIFORM)) {
-      // The common AppendEntries: only payloads follow.
-      for (let i = 0; i < ne; i++) w.bytes(ents[i]!.data);
-    } else {
-      for (let i = 0; i < ne; i++) {
-        const e = ents[i]!;
-        if ((flags & F_SEQUENTIAL) === 0) w.varint(e.index);
-        if ((flags & F_UNIFORM) === 0) {
-          w.varint(e.term);
-          w.u8(entryType(e.type));
-        }
-        w.bytes(e.data);
-      }
-    }
+    if ((flags & (F_SEQUENTIAL | F_UNIFORM)) === (F_SEQUENTIAL | F_UNIFORM)) encodePayloads(w, ents);
+    else encodeMixedEntries(w, ents, flags);
   }
-  const s = m.snapshot;
-  if (s !== undefined) {
-    w.varint(s.meta.index);
-    w.varint(s.meta.term);
-    w.strList(s.meta.membership.voters);
-    w.strList(s.meta.membership.learners);
-    w.varint(s.offset);
-    w.u8(s.done ? 1 : 0);
-    w.bytes(s.data);
+  if (m.snapshot !== undefined) encodeSnapshot(w, m.snapshot);
+}
+
+/** The common AppendEntries: one (term, type), then only payloads. */
+function encodePayloads(w: Writer, ents: readonly LogEntry[]): void {
+  const e0 = ents[0]!;
+  w.varint(e0.term);
+  w.u8(entryType(e0.type));
+  const b = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < ents.length; i++) {
+    const data = ents[i]!.data;
+    // length, not byteLength: the same for bytes, and V8 inlines only the former.
+    const n = data.length;
+    if (n < 0x80) b[p++] = n;
+    else p = w.varintAt(p, n);
+    typedArraySet.call(b, data, p);
+    p += n;
   }
+  w.pos = p;
+}
+
+/** Entries that carry their own index or their own (term, type): proposals, unusual batches. */
+function encodeMixedEntries(w: Writer, ents: readonly LogEntry[], flags: number): void {
+  if ((flags & F_UNIFORM) !== 0) {
+    const e0 = ents[0]!;
+    w.varint(e0.term);
+    w.u8(entryType(e0.type));
+  }
+  for (let i = 0; i < ents.length; i++) {
+    const e = ents[i]!;
+    if ((flags & F_SEQUENTIAL) === 0) w.varint(e.index);
+    if ((flags & F_UNIFORM) === 0) {
+      w.varint(e.term);
+      w.u8(entryType(e.type));
+    }
+    w.bytes(e.data);
+  }
+}
+
+function encodeSnapshot(w: Writer, s: SnapshotChunk): void {
+  w.varint(s.meta.index);
+  w.varint(s.meta.term);
+  w.strList(s.meta.membership.voters);
+  w.strList(s.meta.membership.learners);
+  w.varint(s.offset);
+  w.u8(s.done ? 1 : 0);
+  w.bytes(s.data);
 }
 
 /** Which per-entry fields the entries let us leave out. */

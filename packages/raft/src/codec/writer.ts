@@ -4,7 +4,7 @@ import { encodeUtf8 } from './strings.js';
  * Uint8Array.prototype.set, called directly: V8 (Node 20) looks `buf.set` up with an inline-cache
  * call on every use, which costs a good part of copying a short payload.
  */
-const typedArraySet = Uint8Array.prototype.set;
+export const typedArraySet = Uint8Array.prototype.set;
 
 /**
  * Appends codec fields to a buffer the caller sized with an upper bound (see `bound*` below), so no
@@ -29,8 +29,12 @@ export class Writer {
   }
 
   private varintLong(v: number): void {
+    this.pos = this.varintAt(this.pos, v);
+  }
+
+  /** Writes a varint of any size at `p`; returns the position after it. */
+  varintAt(p: number, v: number): number {
     const b = this.buf;
-    let p = this.pos;
     if ((v >>> 0) !== v) {
       if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) throw new RangeError(`cannot encode ${v}: not an integer in [0, 2^53)`);
       while (v > 0xffffffff) {
@@ -44,7 +48,7 @@ export class Writer {
       v >>>= 7;
     }
     b[p++] = v;
-    this.pos = p;
+    return p;
   }
 
   /** A length-prefixed UTF-8 string. ASCII under 128 characters is written directly. */
