@@ -71,9 +71,12 @@ describe('close', () => {
     const baseline = resources();
     const a = discovery(redis, freshClusterId(), { connectTimeoutMs: 5_000 });
     const registering = a.register(record('a'));
+    // Attach the expectation before close() rejects the pending registration, so the rejection
+    // always has a handler (attached afterwards it races the unhandled-rejection check).
+    const refused = expect(registering).rejects.toMatchObject({ code: 'DISCOVERY_CLOSED' });
     await until(() => a.status().connectionErrors >= 1);
     await a.close();
-    await expect(registering).rejects.toMatchObject({ code: 'DISCOVERY_CLOSED' });
+    await refused;
     await settlesTo(baseline);
   });
 });
