@@ -131,7 +131,7 @@ export class PartitionNode {
       this.resources.set(def.type, def);
     }
     this.parts = new Array(opts.partitions.count).fill(undefined);
-    this.host = new RaftHost({ nodeId: opts.id, transport: opts.transport, logger: this.logger, ...(opts.coalesceTimers ? { clock: coalescingClock() } : {}) });
+    this.host = new RaftHost({ nodeId: opts.id, transport: opts.transport, logger: this.logger, ...(opts.observer ? { observer: opts.observer } : {}), ...(opts.coalesceTimers ? { clock: coalescingClock() } : {}) });
   }
 
   /** @internal */

@@ -1,4 +1,4 @@
-import { parseConfig, type Logger, type RaftConfigInput, type StorageEngine, type TransportFactory } from '@tessera/raft';
+import { parseConfig, type GroupObserver, type Logger, type RaftConfigInput, type StorageEngine, type TransportFactory } from '@tessera/raft';
 import { z } from 'zod';
 import type { ResourceDefinition } from './resource.js';
 
@@ -85,6 +85,8 @@ export const nodeOptionsSchema = z
     /** Partition groups opened at once during start-up. */
     openConcurrency: z.number().int().min(1).default(16),
     logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function', 'expected a logger').optional(),
+    /** Metrics hooks given to every partition group of this node (e.g. a Prometheus exporter). */
+    observer: z.custom<GroupObserver>((v) => typeof v === 'object' && v !== null, 'expected a GroupObserver object').optional(),
   })
   .strict();
 
