@@ -144,7 +144,7 @@ function registerDemo(program: Command, io: Io, setExit: (code: number) => void)
       const f = Number(v);
       if (!(f > 0 && f < 1)) throw new InvalidArgumentError('expected a number between 0 and 1');
       return f;
-    }).default(0.4))
+    }).default(0.3))
     .option('--no-kill', 'do not kill anything (a baseline run)')
     .option('--json', 'print the summary as one JSON object at the end', false)
     .addOption(logLevelOption().default('warn'))
