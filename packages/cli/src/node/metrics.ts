@@ -35,7 +35,7 @@ const partitionLabel = (group: GroupId) => (group.startsWith('p') ? group.slice(
 export function createNodeMetrics(nodeId: string, sources: MetricsSources): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
-  collectDefaultMetrics({ register: registry, prefix: 'tessera_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'tessera_' });
 
   const proposals = new Counter({ name: 'tessera_raft_proposals_total', help: 'Entries proposed by this node as leader', labelNames: ['partition'], registers: [registry] });
   const commits = new Counter({ name: 'tessera_raft_commits_total', help: 'Entries proposed here that committed', labelNames: ['partition'], registers: [registry] });
