@@ -3,9 +3,18 @@
  *
  * Every call updates the in-memory state (index, segment sizes) at once, so `firstIndex`,
  * `lastIndex`, `term` and the layout of every later write are known when the call is made; the
- * file work is queued and runs strictly in call order. An append is one buffer, one positional
- * write and (with `sync: 'always'`) one fdatasync; its records are encoded as one checksummed frame
- * (see frame.ts).
+ * file work is queued and runs strictly in call order, one call's I/O at a time. An append is
+ * encoded when it is called (one checksummed frame, see frame.ts) and is then one positional
+ * write; with `sync: 'always'` the segment is opened with `O_DSYNC`, so that write returns only
+ * once durable (the guarantee of write + fdatasync, in one system call; platforms without
+ * `O_DSYNC` get a separate fdatasync).
+ *
+ * Pipelining: a caller may make the next append while the previous one is still being written
+ * (the Raft runtime keeps two in flight). Its encoding then runs on the event loop while the
+ * previous write runs in the thread pool, and its write starts the moment the previous one
+ * completed, before the previous call's promise resolves. Writes never overlap, so at most one
+ * call's bytes are ever unsynced: after a power loss only the last call can be torn, which is
+ * what recovery's torn-tail rule assumes.
  *
  * Reads run concurrently with writes. A read waits only for queued appends whose entries it needs
  * to be written (not synced); calls that destroy bytes (truncation, compaction) wait for the reads
@@ -32,7 +41,7 @@ import {
   SEGMENT_HEADER_BYTES,
 } from './frame.js';
 import { recoverLog } from './recover.js';
-import { Segment } from './segment.js';
+import { O_DSYNC, Segment } from './segment.js';
 import type { SyncPolicy } from './options.js';
 
 export interface FileLogStoreOptions {
@@ -68,10 +77,22 @@ interface Span {
   readonly runs: FrameRun[];
 }
 
+/** A queued call's file work, run after every earlier one. */
+interface Task {
+  readonly what: string;
+  readonly run: () => Promise<void>;
+  readonly always: (() => void) | undefined;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
 const noop = (): void => {};
 
 export class FileLogStore implements LogStore {
-  private tail: Promise<void> = Promise.resolve();
+  private readonly queue: Task[] = [];
+  private running = false;
+  /** Appends are durable when their write returns (`sync: 'always'` where `O_DSYNC` exists). */
+  private readonly writeThrough: boolean;
   private failure: Error | undefined;
   private closed = false;
   private readonly pending: PendingWrite[] = [];
@@ -87,11 +108,13 @@ export class FileLogStore implements LogStore {
     private nextSeq: number,
   ) {
     this.encoder = new FrameEncoder(opts.crc32c);
+    this.writeThrough = opts.sync === 'always' && O_DSYNC !== undefined;
   }
 
   /** Recovers the log in `opts.dir` (see recover.ts) and opens it for appends. */
   static async open(opts: FileLogStoreOptions): Promise<FileLogStore> {
-    const r = await recoverLog(opts.dir, { sync: opts.sync !== 'never', logger: opts.logger, group: opts.group, crc32c: opts.crc32c });
+    const writeThrough = opts.sync === 'always' && O_DSYNC !== undefined;
+    const r = await recoverLog(opts.dir, { sync: opts.sync !== 'never', writeThrough, logger: opts.logger, group: opts.group, crc32c: opts.crc32c });
     return new FileLogStore(opts, r.index, r.segments, r.nextSeq);
   }
 
@@ -118,7 +141,7 @@ export class FileLogStore implements LogStore {
     let seg = prev;
     const roll = seg === undefined || (seg.size > SEGMENT_HEADER_BYTES && seg.size + size > this.opts.segmentBytes);
     if (roll) {
-      seg = Segment.at(this.opts.dir, this.nextSeq++, expect, SEGMENT_HEADER_BYTES);
+      seg = Segment.at(this.opts.dir, this.nextSeq++, expect, SEGMENT_HEADER_BYTES, this.writeThrough);
       this.segments.push(seg);
     }
     const target = seg!;
@@ -136,21 +159,25 @@ export class FileLogStore implements LogStore {
       markWritten();
     };
     const sync = this.opts.sync;
+    const writeThrough = this.writeThrough;
     return this.enqueue(
       'append',
       async () => {
-        let fh;
+        // The open handle is taken without a turn of the event loop, so the write is in the thread
+        // pool before the previous call's caller resumes (see the module comment).
+        let fh = roll ? undefined : target.openHandle();
         if (roll) {
           // The previous segment must be durable before a newer one exists (recovery relies on it).
           if (prev?.dirty && sync !== 'never') await this.syncSegment(prev);
           fh = await target.create(encodeSegmentHeader(this.opts.crc32c), sync !== 'never');
           if (sync !== 'never') await fsyncDir(this.opts.dir);
-        } else fh = await target.handle();
-        await writeAll(fh, buf, size, base);
+        } else fh ??= await target.handle();
+        await writeAll(fh!, buf, size, base);
         encoder.release(buf);
         settled();
-        if (sync === 'always') await fh.datasync();
-        else {
+        if (sync === 'always') {
+          if (!writeThrough) await fh!.datasync();
+        } else {
           target.dirty = true;
           if (sync === 'interval') this.scheduleSync();
         }
@@ -269,7 +296,7 @@ export class FileLogStore implements LogStore {
     this.closed = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    await this.tail;
+    await new Promise<void>((resolve) => this.enqueueUnchecked('close', async () => {}, resolve));
     await Promise.allSettled([...this.reads]);
     try {
       if (!this.failure && this.opts.sync !== 'never') for (const s of this.segments) if (s.dirty) await this.syncSegment(s);
@@ -299,22 +326,53 @@ export class FileLogStore implements LogStore {
    * Runs `task` after every earlier one. After a failure nothing else runs: the in-memory state no
    * longer matches the files, so every later call fails too. `always` runs whether or not `task` did.
    */
-  private enqueue(what: string, task: () => Promise<void>, always?: () => void): Promise<void> {
-    const run = async (): Promise<void> => {
-      try {
-        if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure });
-        await task();
-      } catch (err) {
-        const e = asStorageError(err, `${what} failed in group ${this.opts.group}`);
+  private enqueue(what: string, run: () => Promise<void>, always?: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.push({ what, run, always, resolve, reject }));
+  }
+
+  /** Like {@link enqueue}, but `done` is called once every earlier task settled, failed or not. */
+  private enqueueUnchecked(what: string, run: () => Promise<void>, done: () => void): void {
+    this.push({ what, run, always: undefined, resolve: done, reject: () => done() });
+  }
+
+  private push(t: Task): void {
+    this.queue.push(t);
+    if (!this.running) this.next();
+  }
+
+  /**
+   * Starts the next task. A task's completion starts its successor before settling its own
+   * promise: the successor's first I/O (an append's write) is then issued at once, rather than
+   * after whatever the settled promise's caller does next on the event loop.
+   */
+  private next(): void {
+    const t = this.queue.shift();
+    if (t === undefined) {
+      this.running = false;
+      return;
+    }
+    this.running = true;
+    let p: Promise<void>;
+    try {
+      if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure });
+      p = t.run();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => {
+        t.always?.();
+        this.next();
+        t.resolve();
+      },
+      (err: unknown) => {
+        const e = asStorageError(err, `${t.what} failed in group ${this.opts.group}`);
         this.failure ??= e;
-        throw e;
-      } finally {
-        always?.();
-      }
-    };
-    const p = this.tail.then(run);
-    this.tail = p.catch(noop);
-    return p;
+        t.always?.();
+        this.next();
+        t.reject(e);
+      },
+    );
   }
 
   private async syncSegment(s: Segment): Promise<void> {

@@ -44,6 +44,8 @@ export interface RecoveredLog {
 
 export interface RecoverOptions {
   readonly sync: boolean;
+  /** Open the segments for appends with `O_DSYNC` (see segment.ts). */
+  readonly writeThrough: boolean;
   readonly logger: Logger;
   readonly group: string;
   readonly crc32c: Crc32cFn;
@@ -103,7 +105,7 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
         await fh.close();
       }
     }
-    segments.push(Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end));
+    segments.push(Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end, opts.writeThrough));
     expected = r.next ?? expected;
   }
 

@@ -3,11 +3,20 @@
  * segment takes appends; older ones are read-only and deleted whole once compaction passes them.
  * File handles of read-only segments are opened on first read, so an idle group holds one fd.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAll } from '@tessera/snapshot-files';
 
 const NAME = /^(\d{20})\.seg$/;
+
+/**
+ * `O_DSYNC` where the platform has it (Linux, macOS), else undefined: a write on a handle opened with
+ * it returns once its data (and the metadata needed to read it back, such as the file size) is
+ * durable, which is the guarantee of a `write` followed by `fdatasync`, in one system call and one
+ * trip to the thread pool.
+ */
+export const O_DSYNC: number | undefined = typeof constants.O_DSYNC === 'number' && constants.O_DSYNC !== 0 ? constants.O_DSYNC : undefined;
 
 /** File name of segment `seq`: fixed width, so names sort in sequence order. */
 export function segmentName(seq: number): string {
@@ -34,12 +43,14 @@ export class Segment {
     /** Index of the first record in the file (it may lie below the log's first index after compaction). */
     readonly first: number,
     size: number,
+    /** Open the file with {@link O_DSYNC} (it must be defined): every write is durable when it returns. */
+    readonly writeThrough = false,
   ) {
     this.size = size;
   }
 
-  static at(dir: string, seq: number, first: number, size: number): Segment {
-    return new Segment(seq, join(dir, segmentName(seq)), first, size);
+  static at(dir: string, seq: number, first: number, size: number, writeThrough = false): Segment {
+    return new Segment(seq, join(dir, segmentName(seq)), first, size, writeThrough);
   }
 
   /**
@@ -47,18 +58,29 @@ export class Segment {
    * written when `sync` (so a damaged header is never a torn write), and keeps it open.
    */
   async create(header: Uint8Array, sync: boolean): Promise<FileHandle> {
-    const fh = await open(this.path, 'wx+');
+    const fh = await open(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.extraFlags());
     this.fh = fh;
     await writeAll(fh, header, header.byteLength, 0);
-    if (sync) await fh.datasync();
+    if (sync && !this.writeThrough) await fh.datasync();
     return fh;
   }
 
   /** The open handle, opening the existing file read-write on first use. */
   handle(): Promise<FileHandle> {
     if (this.fh) return Promise.resolve(this.fh);
-    this.opening ??= open(this.path, 'r+').then((fh) => (this.fh = fh));
+    this.opening ??= open(this.path, constants.O_RDWR | this.extraFlags()).then((fh) => (this.fh = fh));
     return this.opening;
+  }
+
+  /** The handle if it is open already (so a write can start without waiting a turn), else undefined. */
+  openHandle(): FileHandle | undefined {
+    return this.fh;
+  }
+
+  private extraFlags(): number {
+    if (!this.writeThrough) return 0;
+    if (O_DSYNC === undefined) throw new Error('O_DSYNC is not available on this platform');
+    return O_DSYNC;
   }
 
   async close(): Promise<void> {
