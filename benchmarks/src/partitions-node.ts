@@ -1,10 +1,11 @@
 /**
  * Child process of `pnpm bench partitions`: one Tessera partition node. Configured by the JSON in
- * TESSERA_BENCH_NODE; reports `{type:'ready', clientAddress}` over IPC, answers `status` and `cpu`,
- * and exits on `stop`. Not a benchmark by itself.
+ * TESSERA_BENCH_NODE; reports `{type:'ready', clientAddress}` over IPC, answers `status`, `cpu` and
+ * `counters` (storage appends, entries), and exits on `stop`. Not a benchmark by itself. The parent
+ * sets UV_THREADPOOL_SIZE: every group's fdatasync runs on libuv's thread pool.
  */
 import { createNode } from '@tessera/partitions';
-import type { StorageEngine, TransportFactory } from '@tessera/raft';
+import type { GroupObserver, StorageEngine, TransportFactory } from '@tessera/raft';
 import { fileStorage } from '@tessera/storage-file';
 import { memoryStorage } from '@tessera/storage-memory';
 import { tcpTransport } from '@tessera/transport-tcp';
@@ -43,6 +44,18 @@ async function main(): Promise<void> {
     const peers = Object.fromEntries(Object.entries(cfg.raftPorts).map(([id, port]) => [id, `127.0.0.1:${port}`]));
     transport = tcpTransport({ listen: { host: '127.0.0.1', port: cfg.raftPorts[cfg.id]! }, peers, clusterId: 'bench' });
   }
+  // Counters for the benchmark's diagnostics: storage appends (each one write + fdatasync with
+  // sync 'always'), entries they carried, and entries proposed by leaders here.
+  const counters = { appends: 0, appendedEntries: 0, proposedEntries: 0 };
+  const observer: GroupObserver = {
+    persisted(_g, entries) {
+      counters.appends++;
+      counters.appendedEntries += entries;
+    },
+    proposed(_g, count) {
+      counters.proposedEntries += count;
+    },
+  };
   const node = await createNode({
     id: cfg.id,
     members: cfg.members.map((id) => ({ id, clientAddress: `127.0.0.1:${cfg.clientPorts[id]}` })),
@@ -53,12 +66,15 @@ async function main(): Promise<void> {
     raft: { tickMs: 50, electionTicks: 20 },
     balancer: { intervalMs: 200 },
     coalesceTimers: cfg.coalesceTimers ?? true,
+    observer,
   });
   process.send({ type: 'ready', clientAddress: node.clientAddress });
   process.on('message', async (m: { type: string; req: number }) => {
     if (m.type === 'status') {
       const st = node.status();
       process.send!({ type: 'reply', req: m.req, leaders: st.filter((s) => s.role === 'leader').length, leaderless: st.filter((s) => !s.leader).length, preferred: st.filter((s) => s.role === 'leader' && s.preferredLeader === cfg.id).length });
+    } else if (m.type === 'counters') {
+      process.send!({ type: 'reply', req: m.req, ...counters });
     } else if (m.type === 'cpu') {
       const u = process.cpuUsage();
       process.send!({ type: 'reply', req: m.req, cpu: (u.user + u.system) / 1e6 });

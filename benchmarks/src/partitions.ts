@@ -8,6 +8,7 @@
  *
  * Flags: --partitions 1,8  --inflight 256  --seconds 5  --storage file|memory|rocksdb
  *        --transport tcp|nats  --peers etcd,jetstream  --chart <file.svg>  --profile <dir>  --idle  --coalesce false
+ *        --threadpool 16 (UV_THREADPOOL_SIZE of the node processes; default 16 unless the environment sets it)
  * `--idle`: measures memory and CPU of idle partitions instead (see measureIdle); `--coalesce false`
  * gives every group its own tick timer (to compare).
  */
@@ -127,6 +128,8 @@ interface Settings {
   keys: number;
   valueBytes: number;
   coalesceTimers: boolean;
+  /** libuv thread pool size of the node processes (UV_THREADPOOL_SIZE): concurrent fdatasyncs. */
+  threadpool: string;
 }
 
 function list(flag: string | boolean | undefined, dflt: number[]): number[] {
@@ -151,6 +154,9 @@ function settings(ctx: BenchContext): Settings {
     keys: 100_000,
     valueBytes: f.size ? Number(f.size) : 100,
     coalesceTimers: f.coalesce !== 'false',
+    // Every group's write + fdatasync runs on the thread pool; libuv's default of 4 threads caps
+    // the syncs in flight at 4 however many groups append. An explicit environment value wins.
+    threadpool: typeof f.threadpool === 'string' ? f.threadpool : (process.env.UV_THREADPOOL_SIZE ?? '16'),
   };
 }
 
@@ -177,7 +183,7 @@ async function startCluster(ctx: BenchContext, s: Settings, p: number, nats: Nat
   const nodes = ids.map((id) => {
     const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(nats ? { natsUrl: nats.url } : {}) };
     const execArgv = s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', `node-${id}-P${p}-${Date.now()}.cpuprofile`] : [];
-    return new Child('partitions-node.js', { TESSERA_BENCH_NODE: JSON.stringify(cfg) }, execArgv);
+    return new Child('partitions-node.js', { TESSERA_BENCH_NODE: JSON.stringify(cfg), UV_THREADPOOL_SIZE: s.threadpool }, execArgv);
   });
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -203,18 +209,47 @@ async function startCluster(ctx: BenchContext, s: Settings, p: number, nats: Nat
   return { nodes, endpoints: ids.map((id) => `127.0.0.1:${clientPorts[id]}`), stop };
 }
 
-async function runLoad(client: Child, job: object, pids: number[]): Promise<Result & { serverCpu: number }> {
+interface NodeCounters {
+  appends: number;
+  appendedEntries: number;
+  proposedEntries: number;
+}
+
+/** Storage appends (write + fdatasync each) and entries of all nodes, summed. */
+async function nodeCounters(nodes: Child[] | undefined): Promise<NodeCounters | undefined> {
+  if (!nodes) return undefined;
+  const all = await Promise.all(nodes.map((n) => n.request({ type: 'counters' }) as Promise<NodeCounters>));
+  return all.reduce((a, c) => ({ appends: a.appends + c.appends, appendedEntries: a.appendedEntries + c.appendedEntries, proposedEntries: a.proposedEntries + c.proposedEntries }), { appends: 0, appendedEntries: 0, proposedEntries: 0 });
+}
+
+interface LoadResult extends Result {
+  serverCpu: number;
+  /** Fsynced appends per second, all nodes together. */
+  syncsPerSec?: number;
+  /** Commands per Raft entry (the node batches one client frame's commands for a partition). */
+  commandsPerEntry?: number;
+}
+
+async function runLoad(client: Child, job: object, pids: number[], nodes?: Child[]): Promise<LoadResult> {
   const started = client.next('start', 120_000);
   const result = client.next('result', 300_000);
   client.send(job);
   await started;
   const cpu0 = pids.map(procCpuSeconds);
+  const c0 = await nodeCounters(nodes);
   const r = (await result) as Result;
   const cpu1 = pids.map(procCpuSeconds);
-  return { ...r, serverCpu: cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0) };
+  const c1 = await nodeCounters(nodes);
+  const out: LoadResult = { ...r, serverCpu: cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0) };
+  if (c0 && c1) {
+    out.syncsPerSec = (c1.appends - c0.appends) / r.elapsed;
+    const entries = c1.proposedEntries - c0.proposedEntries;
+    out.commandsPerEntry = entries > 0 ? r.commits / entries : 0;
+  }
+  return out;
 }
 
-function row(system: string, s: Settings, params: Record<string, string | number>, r: Result & { serverCpu: number }): Row {
+function row(system: string, s: Settings, params: Record<string, string | number>, r: LoadResult): Row {
   const per100k = (sec: number) => (r.commits > 0 ? (sec / r.commits) * 100_000 : 0);
   return {
     benchmark: 'partitions',
@@ -222,7 +257,13 @@ function row(system: string, s: Settings, params: Record<string, string | number
     opsPerSec: r.commits / r.elapsed,
     p50Ms: r.p50,
     p99Ms: r.p99,
-    extra: { cpuSecPer100k: per100k(r.serverCpu + r.cpu), serverCpuSecPer100k: per100k(r.serverCpu), clientCpuSecPer100k: per100k(r.cpu), errors: r.errors },
+    extra: {
+      cpuSecPer100k: per100k(r.serverCpu + r.cpu),
+      serverCpuSecPer100k: per100k(r.serverCpu),
+      clientCpuSecPer100k: per100k(r.cpu),
+      errors: r.errors,
+      ...(r.syncsPerSec !== undefined ? { syncsPerSec: Math.round(r.syncsPerSec), commandsPerEntry: Math.round(r.commandsPerEntry! * 10) / 10 } : {}),
+    },
   };
 }
 
@@ -301,10 +342,15 @@ const bench: Benchmark = async (ctx) => {
         await client.next('ready');
         const pids = cluster.nodes.map((n) => n.proc.pid!);
         for (const inflight of s.inflight) {
-          const r = await runLoad(client, { endpoints: cluster.endpoints, inflight, seconds: s.seconds, warmupSeconds: s.warmupSeconds, valueBytes: s.valueBytes, keys: s.keys }, pids);
+          const r = await runLoad(client, { endpoints: cluster.endpoints, inflight, seconds: s.seconds, warmupSeconds: s.warmupSeconds, valueBytes: s.valueBytes, keys: s.keys }, pids, cluster.nodes);
           const out = row('tessera', s, { partitions: p, inflight }, r);
           report(out);
-          ctx.log(`tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${out.extra!.cpuSecPer100k} CPU s/100k, ${r.errors} errors ${JSON.stringify((r as any).stats)}`);
+          const cpu = (x: unknown) => (x as number).toFixed(2);
+          ctx.log(
+            `tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
+              `CPU s/100k ${cpu(out.extra!.cpuSecPer100k)} (nodes ${cpu(out.extra!.serverCpuSecPer100k)}, client ${cpu(out.extra!.clientCpuSecPer100k)}), ` +
+              `${Math.round(r.syncsPerSec ?? 0)} syncs/s (3 nodes), ${(r.commandsPerEntry ?? 0).toFixed(1)} commands/entry, ${r.errors} errors`,
+          );
         }
       } finally {
         await client.stop();

@@ -49,6 +49,14 @@ interface Sub {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A first attempt made by a hot path that failed; the retry loop continues from it. */
+interface FailedAttempt {
+  readonly nodeId: string;
+  readonly error: unknown;
+  /** When the operation began (its deadline counts from here). */
+  readonly startedAt: number;
+}
+
 function asError(e: unknown): TesseraError | Error {
   if (e instanceof Error) return e;
   if (typeof e === 'object' && e !== null && typeof (e as WireError).code === 'string') return errorFromWire(e as WireError);
@@ -197,23 +205,68 @@ export class TesseraClient {
    * Runs a command on `partition`'s leader, exactly once: the same (session, sequence number) is
    * resent on every retry and the partition answers a duplicate from its dedup table.
    */
-  async command(partition: number, type: string, name: string, op: string, input: unknown, key: string | null, options: RequestOptions = {}): Promise<Answer> {
-    if (this.closed) throw new ClientClosedError();
+  command(partition: number, type: string, name: string, op: string, input: unknown, key: string | null, options: RequestOptions = {}): Promise<Answer> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
     const seq = this.nextSeq++;
     this.outstanding.add(seq);
     const ps = this.sessions[partition]!;
     const session = ps.id;
+    const body = (): unknown[] => [0, 'cmd', partition, session, seq, this.ackBelow(), ps.id === session && !ps.opened, this.opts.sessionTimeoutMs, type, name, op, input, key];
+    // The hot path: the partition's leader is known and no node is marked down, so this first attempt
+    // goes where execute() would send it, with a callback instead of a chain of promises. Any failure
+    // continues in execute() exactly as if its own first attempt had failed.
+    const leader = this.cmap.leaders[partition];
+    const conn = leader != null && this.downUntil.size === 0 ? this.connection(leader) : undefined;
+    if (conn === undefined || leader == null) return this.retryCommand(partition, type, name, op, input, key, options, seq, session, body, undefined);
+    const startedAt = Date.now();
+    const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
+    this.counters.requests++;
+    this.counters.attempts++;
+    return new Promise<Answer>((resolve, reject) => {
+      conn.call(body(), Math.min(timeoutMs, this.opts.attemptTimeoutMs), (err, a) => {
+        if (err === undefined) {
+          this.succeeded(partition, true, leader, a!);
+          if (ps.id === session) ps.opened = true;
+          this.outstanding.delete(seq);
+          resolve(a!);
+        } else this.retryCommand(partition, type, name, op, input, key, options, seq, session, body, { nodeId: leader, error: err, startedAt }).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Attempts of a command after the first (or all of them when the hot path did not apply). */
+  private async retryCommand(
+    partition: number,
+    type: string,
+    name: string,
+    op: string,
+    input: unknown,
+    key: string | null,
+    options: RequestOptions,
+    seq: number,
+    session: string,
+    body: () => unknown[],
+    first: FailedAttempt | undefined,
+  ): Promise<Answer> {
+    const ps = this.sessions[partition]!;
     let maybeApplied = false;
     try {
-      return await this.execute(partition, true, options.timeoutMs, () => ['cmd', partition, session, seq, this.ackBelow(), ps.id === session && !ps.opened, this.opts.sessionTimeoutMs, type, name, op, input, key], {
-        onAttemptFailed: (err) => {
-          if (outcomeUnknown(err)) maybeApplied = true;
+      return await this.execute(
+        partition,
+        true,
+        options.timeoutMs,
+        body,
+        {
+          onAttemptFailed: (err) => {
+            if (outcomeUnknown(err)) maybeApplied = true;
+          },
+          onSuccess: () => {
+            if (ps.id === session) ps.opened = true;
+          },
+          unknownOutcome: () => maybeApplied,
         },
-        onSuccess: () => {
-          if (ps.id === session) ps.opened = true;
-        },
-        unknownOutcome: () => maybeApplied,
-      });
+        first,
+      );
     } catch (err) {
       if (TesseraError.isInstance(err) && err.code === 'SESSION_EXPIRED') {
         this.renewSession(partition, session);
@@ -231,7 +284,7 @@ export class TesseraClient {
     if (this.closed) return Promise.reject(new ClientClosedError());
     const consistency = options.consistency ?? this.opts.consistency;
     const leaderOnly = consistency === 'linearizable' || consistency === 'lease';
-    return this.execute(partition, leaderOnly, options.timeoutMs, () => ['query', partition, type, name, op, input, key, consistency, consistency === 'sequential' ? this.lastIndex[partition]! : 0]);
+    return this.execute(partition, leaderOnly, options.timeoutMs, () => [0, 'query', partition, type, name, op, input, key, consistency, consistency === 'sequential' ? this.lastIndex[partition]! : 0]);
   }
 
   /**
@@ -313,57 +366,74 @@ export class TesseraClient {
     for (const fn of this.expiryListeners) fn(partition, expired);
   }
 
+  /**
+   * Runs a request with retries until it succeeds, fails for good, or its deadline passes. `body`
+   * builds the message (element 0 is the slot for the request id). `first` is a first attempt
+   * already made (and failed) by a caller's hot path: it is handled as this loop's own would be.
+   */
   private async execute(
     partition: number,
     leaderOnly: boolean,
     timeoutMs: number | undefined,
     body: () => unknown[],
     hooks: { onAttemptFailed?: (e: Error) => void; onSuccess?: () => void; unknownOutcome?: () => boolean } = {},
+    first?: FailedAttempt,
   ): Promise<Answer> {
-    const deadline = Date.now() + (timeoutMs ?? this.opts.requestTimeoutMs);
+    const deadline = (first?.startedAt ?? Date.now()) + (timeoutMs ?? this.opts.requestTimeoutMs);
     let backoff = this.opts.retry.initialMs;
-    let attempt = 0;
+    let attempt = first ? 1 : 0;
     let hint: string | undefined;
     let redirects = 0;
     let last: Error | undefined;
-    this.counters.requests++;
+    if (!first) this.counters.requests++;
     for (;;) {
       if (this.closed) throw new ClientClosedError();
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      const nodeId = hint ?? this.pickTarget(partition, leaderOnly, attempt++, false);
-      hint = undefined;
-      const conn = nodeId === undefined ? undefined : this.connection(nodeId);
-      if (conn && nodeId !== undefined) {
-        this.counters.attempts++;
-        try {
-          const a = await conn.request(body(), Math.min(remaining, this.opts.attemptTimeoutMs));
-          if (a.index > this.lastIndex[partition]!) this.lastIndex[partition] = a.index;
-          if (leaderOnly) this.cmap.leaders[partition] = nodeId;
-          hooks.onSuccess?.();
-          return a;
-        } catch (e) {
-          const err = asError(e);
-          last = err;
-          const code = TesseraError.isInstance(err) ? err.code : 'ERROR';
-          this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
-          hooks.onAttemptFailed?.(err);
-          if (!TesseraError.isInstance(err) || !err.retryable) throw err;
-          if (err instanceof NotLeaderError || err.code === 'NOT_LEADER') {
-            const leader = (err as NotLeaderError).leader;
-            this.cmap.leaders[partition] = leader ?? null;
-            if (leader && leader !== nodeId && redirects++ < 3 && this.cmap.members.some((m) => m.id === leader)) {
-              hint = leader;
-              this.counters.redirects++;
-              continue;
-            }
-            void this.refreshMap(nodeId);
-          } else if (err.code === 'CONNECTION_LOST') {
-            if (this.cmap.leaders[partition] === nodeId) this.cmap.leaders[partition] = null;
-            void this.refreshMap(nodeId);
-          } else if (err.code === 'WRONG_PARTITION') {
-            await this.refreshMap(nodeId);
+      let nodeId: string | undefined;
+      let failure: { error: unknown } | undefined;
+      if (first) {
+        nodeId = first.nodeId;
+        failure = { error: first.error };
+        first = undefined;
+      } else {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        nodeId = hint ?? this.pickTarget(partition, leaderOnly, attempt++, false);
+        hint = undefined;
+        const conn = nodeId === undefined ? undefined : this.connection(nodeId);
+        if (conn && nodeId !== undefined) {
+          this.counters.attempts++;
+          try {
+            const msg = body();
+            const a = await new Promise<Answer>((resolve, reject) => conn.call(msg, Math.min(remaining, this.opts.attemptTimeoutMs), (e, x) => (e === undefined ? resolve(x!) : reject(e))));
+            this.succeeded(partition, leaderOnly, nodeId, a);
+            hooks.onSuccess?.();
+            return a;
+          } catch (e) {
+            failure = { error: e };
           }
+        }
+      }
+      if (failure && nodeId !== undefined) {
+        const err = asError(failure.error);
+        last = err;
+        const code = TesseraError.isInstance(err) ? err.code : 'ERROR';
+        this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
+        hooks.onAttemptFailed?.(err);
+        if (!TesseraError.isInstance(err) || !err.retryable) throw err;
+        if (err instanceof NotLeaderError || err.code === 'NOT_LEADER') {
+          const leader = (err as NotLeaderError).leader;
+          this.cmap.leaders[partition] = leader ?? null;
+          if (leader && leader !== nodeId && redirects++ < 3 && this.cmap.members.some((m) => m.id === leader)) {
+            hint = leader;
+            this.counters.redirects++;
+            continue;
+          }
+          void this.refreshMap(nodeId);
+        } else if (err.code === 'CONNECTION_LOST') {
+          if (this.cmap.leaders[partition] === nodeId) this.cmap.leaders[partition] = null;
+          void this.refreshMap(nodeId);
+        } else if (err.code === 'WRONG_PARTITION') {
+          await this.refreshMap(nodeId);
         }
       } else {
         void this.refreshMap(undefined);
@@ -378,6 +448,12 @@ export class TesseraClient {
     if (hooks.unknownOutcome?.()) throw new TimeoutError(`partition ${partition}: command not acknowledged in time; outcome unknown (last error: ${lastMsg})`);
     if (last && TesseraError.isInstance(last) && last.code !== 'TIMEOUT') throw last;
     throw new TimeoutError(`partition ${partition}: no answer in time (last error: ${lastMsg})`);
+  }
+
+  /** Bookkeeping after a successful attempt on `nodeId`. */
+  private succeeded(partition: number, leaderOnly: boolean, nodeId: string, a: Answer): void {
+    if (a.index > this.lastIndex[partition]!) this.lastIndex[partition] = a.index;
+    if (leaderOnly) this.cmap.leaders[partition] = nodeId;
   }
 
   private jitter(ms: number): number {
@@ -503,7 +579,7 @@ export class TesseraClient {
       const ps = this.sessions[p]!;
       if (!ps.opened) continue;
       const session = ps.id;
-      this.execute(p, true, Math.floor(this.opts.sessionTimeoutMs / 3), () => ['keepalive', p, session, false, this.opts.sessionTimeoutMs]).catch((err) => {
+      this.execute(p, true, Math.floor(this.opts.sessionTimeoutMs / 3), () => [0, 'keepalive', p, session, false, this.opts.sessionTimeoutMs]).catch((err) => {
         if (TesseraError.isInstance(err) && err.code === 'SESSION_EXPIRED') this.renewSession(p, session);
       });
     }
@@ -522,7 +598,7 @@ export class TesseraClient {
       const closing = this.sessions
         .map((ps, p) => ({ ps, p }))
         .filter(({ ps }) => ps.opened)
-        .map(({ ps, p }) => this.execute(p, true, 2_000, () => ['close', p, ps.id]).catch(() => {}));
+        .map(({ ps, p }) => this.execute(p, true, 2_000, () => [0, 'close', p, ps.id]).catch(() => {}));
       await Promise.all(closing);
     }
     this.closed = true;

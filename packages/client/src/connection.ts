@@ -14,11 +14,13 @@ export interface Answer {
   readonly index: number;
 }
 
+/** Receives the outcome of one request: an answer, or a WireError / ConnectionLostError / TimeoutError. */
+export type AnswerCallback = (err: WireError | Error | undefined, answer: Answer | undefined) => void;
+
 interface Waiter {
-  resolve(a: Answer): void;
-  reject(e: WireError | Error): void;
+  readonly done: AnswerCallback;
   /** Date.now() after which the request fails with TimeoutError (Infinity: never). */
-  deadline: number;
+  readonly deadline: number;
 }
 
 /** Granularity of request deadlines: one sweep timer per connection instead of a timer per request. */
@@ -80,14 +82,24 @@ export class NodeConnection {
    * ConnectionLostError, or a TimeoutError after `timeoutMs` (a late answer is then ignored).
    */
   request(body: unknown[], timeoutMs = Infinity): Promise<Answer> {
-    if (this.closedWith) return Promise.reject(this.closedWith);
+    body.unshift(0);
+    return new Promise((resolve, reject) => this.call(body, timeoutMs, (err, a) => (err === undefined ? resolve(a!) : reject(err))));
+  }
+
+  /**
+   * The callback form of {@link request} (no promise: the command hot path). `msg[0]` is a slot
+   * for the request id, which this fills in; `done` is called exactly once.
+   */
+  call(msg: unknown[], timeoutMs: number, done: AnswerCallback): void {
+    if (this.closedWith) {
+      done(this.closedWith, undefined);
+      return;
+    }
     const id = this.nextId++;
-    body.unshift(id);
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs });
-      if (timeoutMs !== Infinity) this.armSweep();
-      this.send(body);
-    });
+    msg[0] = id;
+    this.waiting.set(id, { done, deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs });
+    if (timeoutMs !== Infinity) this.armSweep();
+    this.send(msg);
   }
 
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -104,7 +116,7 @@ export class NodeConnection {
       for (const [id, w] of this.waiting) {
         if (w.deadline > now) continue;
         this.waiting.delete(id);
-        w.reject(new TimeoutError(`no answer from ${this.address} in time`));
+        w.done(new TimeoutError(`no answer from ${this.address} in time`), undefined);
       }
     }, SWEEP_MS);
     this.sweepTimer.unref();
@@ -115,7 +127,7 @@ export class NodeConnection {
     const id = this.nextId++;
     if (this.closedWith) return { id, answer: Promise.reject(this.closedWith) };
     const answer = new Promise<Answer>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, deadline: Infinity });
+      this.waiting.set(id, { done: (err, a) => (err === undefined ? resolve(a!) : reject(err)), deadline: Infinity });
       this.send([id, ...body]);
     });
     return { id, answer };
@@ -148,10 +160,10 @@ export class NodeConnection {
       const w = this.waiting.get(m[0]);
       if (!w) continue; // answer to a request we stopped waiting for
       this.waiting.delete(m[0]);
-      if (kind === ResponseKind.Ok) w.resolve({ value: m[2], index: typeof m[3] === 'number' ? m[3] : 0 });
+      if (kind === ResponseKind.Ok) w.done(undefined, { value: m[2], index: typeof m[3] === 'number' ? m[3] : 0 });
       else if (kind === ResponseKind.Error) {
         const parsed = wireErrorSchema.safeParse(m[2]);
-        w.reject(parsed.success ? parsed.data : new FrameError('malformed error response'));
+        w.done(parsed.success ? parsed.data : new FrameError('malformed error response'), undefined);
       } else throw new FrameError(`unknown response kind ${String(kind)}`);
     }
   }
@@ -165,7 +177,7 @@ export class NodeConnection {
     const ws = [...this.waiting.values()];
     this.waiting.clear();
     this.outbox = [];
-    for (const w of ws) w.reject(this.closedWith);
+    for (const w of ws) w.done(this.closedWith, undefined);
     this.opts.onClose(this, this.closedWith);
   }
 

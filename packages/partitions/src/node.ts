@@ -4,7 +4,7 @@
  * client protocol, proposes log-clock entries so idle sessions expire, and moves leadership to
  * each partition's preferred leader.
  */
-import { partitionOf, type ClusterMap, type CommandRequest, type QueryRequest, type RequestKind } from '@tessera/client/protocol';
+import { errorFromWire, errorToWire, partitionOf, ResponseKind, type ClusterMap, type CommandRequest, type QueryRequest, type RequestKind, type WireError } from '@tessera/client/protocol';
 import { OperationError, SessionExpiredError, WrongPartitionError } from '@tessera/client';
 import {
   ConfigError,
@@ -29,17 +29,22 @@ import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive, 
 import { parseNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { groupIdOf, partitionsOf, placePartitions, type Placement } from './placement.js';
 import type { ResourceDefinition } from './resource.js';
-import { ClientServer, type ClientConnection } from './server.js';
+import { ClientServer, type AnswerSink, type ClientConnection } from './server.js';
 import type { Outcome } from './sessions.js';
 import { PartitionStateMachine } from './state-machine.js';
 
 /** The resource types every node registers. */
 export const builtinResources: readonly ResourceDefinition[] = [mapResource, counterResource, lockResource, electionResource];
 
+/**
+ * A command waiting to be proposed: its answer goes straight to the connection it came on (no
+ * promise per command: at hundreds of thousands of commands per second they are a visible cost).
+ */
 interface PendingCommand {
   readonly cmd: BatchedCommand;
-  readonly resolve: (v: [unknown, number]) => void;
-  readonly reject: (e: unknown) => void;
+  /** Request id on `conn`. */
+  readonly id: number;
+  readonly conn: AnswerSink;
 }
 
 interface LocalPartition {
@@ -247,7 +252,8 @@ export class PartitionNode {
   handle(kind: RequestKind, req: unknown[], conn: ClientConnection): Promise<[unknown, number]> | [unknown, number] {
     switch (kind) {
       case 'cmd':
-        return this.command(req as CommandRequest);
+        // Normally served by submitCommand (see server.ts); kept so every kind has a handler.
+        return new Promise((resolve, reject) => this.submitCommand(req as CommandRequest, { send: (m) => (m[1] === ResponseKind.Ok ? resolve([m[2], m[3] as number]) : reject(errorFromWire(m[2] as WireError))) }));
       case 'query':
         return this.query(req as QueryRequest);
       case 'hello':
@@ -316,17 +322,20 @@ export class PartitionNode {
     return r.data;
   }
 
-  private async command(req: CommandRequest): Promise<[unknown, number]> {
-    const [, , p, session, seq, ackBelow, open, timeoutMs, type, name, op, input, key] = req;
+  /**
+   * @internal The `cmd` hot path: validates the command and queues it for its partition's next
+   * batch entry; the answer is sent on `conn` as `[id, ok, value, index]` or `[id, error, ...]`.
+   * Throws (before queueing anything) for invalid input, a wrong partition or a non-leader.
+   */
+  submitCommand(req: CommandRequest, conn: AnswerSink): void {
+    const [id, , p, session, seq, ackBelow, open, timeoutMs, type, name, op, input, key] = req;
     const def = this.resolveResource(type, name, key, p);
     if (def.keyed && key === null) throw new OperationError('INVALID_INPUT', `resource type ${type} is keyed: commands need a key`);
     const data = this.validate(def, 'commands', op, input);
     const part = this.leaderOf(p);
-    return new Promise((resolve, reject) => {
-      if (part.batch.length === 0) queueMicrotask(() => this.flushBatch(part));
-      part.batch.push({ cmd: [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key], resolve, reject });
-      if (part.batch.length >= MAX_BATCH) this.flushBatch(part);
-    });
+    if (part.batch.length === 0) queueMicrotask(() => this.flushBatch(part));
+    part.batch.push({ cmd: [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key], id, conn });
+    if (part.batch.length >= MAX_BATCH) this.flushBatch(part);
   }
 
   /** Proposes the commands gathered for a partition (one client frame's worth, usually) as one entry. */
@@ -336,28 +345,40 @@ export class PartitionNode {
     part.batch = [];
     const now = Date.now();
     part.lastProposeAt = now;
+    let bytes: Uint8Array;
     if (batch.length === 1) {
-      const b = batch[0]!;
-      const [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key] = b.cmd;
-      this.propose(part, encodeCommand(now, timeoutMs, session, seq, ackBelow, open, type, name, op, data, key)).then(b.resolve, b.reject);
-      return;
+      const [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key] = batch[0]!.cmd;
+      bytes = encodeCommand(now, timeoutMs, session, seq, ackBelow, open, type, name, op, data, key);
+    } else {
+      const cmds = new Array<BatchedCommand>(batch.length);
+      for (let i = 0; i < batch.length; i++) cmds[i] = batch[i]!.cmd;
+      bytes = encodeBatch(now, cmds);
     }
-    const cmds = batch.map((b) => b.cmd);
-    part.group.propose(encodeBatch(now, cmds)).then(
+    part.group.propose(bytes).then(
       (out) => {
-        const outs = out.ok ? (out.value as Outcome[]) : undefined;
-        for (let i = 0; i < batch.length; i++) {
-          const b = batch[i]!;
-          const o = outs ? outs[i]! : out;
-          if (o.ok) b.resolve([o.value, o.index]);
-          else b.reject(o.code === 'SESSION_EXPIRED' ? new SessionExpiredError(o.message) : new OperationError(o.code, o.message));
+        if (batch.length === 1) {
+          this.answer(batch[0]!, out, part.p);
+          return;
         }
+        const outs = out.ok ? (out.value as Outcome[]) : undefined;
+        for (let i = 0; i < batch.length; i++) this.answer(batch[i]!, outs ? outs[i]! : out, part.p);
       },
       (err) => {
         const e = this.clientError(err, part.p);
-        for (const b of batch) b.reject(e);
+        for (const b of batch) this.answerError(b, e, part.p);
       },
     );
+  }
+
+  private answer(b: PendingCommand, o: Outcome, p: number): void {
+    if (o.ok) b.conn.send([b.id, ResponseKind.Ok, o.value, o.index]);
+    else this.answerError(b, o.code === 'SESSION_EXPIRED' ? new SessionExpiredError(o.message) : new OperationError(o.code, o.message), p);
+  }
+
+  private answerError(b: PendingCommand, err: unknown, p: number): void {
+    const leader = err instanceof NotLeaderError ? err.leader : undefined;
+    const leaderAddress = leader ? this.addressOf(leader) : undefined;
+    b.conn.send([b.id, ResponseKind.Error, errorToWire(err, leaderAddress ? { leaderAddress, partition: p } : { partition: p })]);
   }
 
   private proposeOn(p: number, bytes: Uint8Array): Promise<[unknown, number]> {

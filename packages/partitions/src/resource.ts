@@ -6,7 +6,11 @@
 import { ConfigError } from '@tessera/raft';
 import type { z } from 'zod';
 
-/** What a command's `apply` sees besides its state and input. */
+/**
+ * What a command's `apply` sees besides its state and input. Valid during the `apply` call only:
+ * the state machine refills one context object for every command, so keep the fields you need,
+ * not the context.
+ */
 export interface ApplyContext {
   /** Name of the resource instance. */
   readonly name: string;

@@ -5,12 +5,14 @@
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { errorToWire, FrameDecoder, encodeFrame, isCommandRequest, requestSchemas, ResponseKind, type RequestKind } from '@tessera/client/protocol';
+import { errorToWire, FrameDecoder, encodeFrame, isCommandRequest, requestSchemas, ResponseKind, type CommandRequest, type RequestKind } from '@tessera/client/protocol';
 import { FrameError, type Logger } from '@tessera/raft';
 
 /** What the server asks of the node for each request kind. Handlers answer `[value, index]`. */
 export interface RequestHandler {
   handle(kind: RequestKind, request: unknown[], conn: ClientConnection): Promise<[unknown, number]> | [unknown, number];
+  /** The `cmd` hot path: queues the command; its answer is sent on `conn` later. Throws to refuse it at once. */
+  submitCommand(request: CommandRequest, conn: AnswerSink): void;
   /** Extra wire fields for an error (e.g. the leader's client address). */
   describeError(err: unknown, request: unknown[]): { leaderAddress?: string; partition?: number };
   connectionClosed(conn: ClientConnection): void;
@@ -23,8 +25,13 @@ export interface ClientServerOptions {
   readonly logger: Logger;
 }
 
+/** Where answers of a request go: `send` queues one protocol message. */
+export interface AnswerSink {
+  send(msg: unknown[]): void;
+}
+
 /** One client's connection, as handlers see it. */
-export class ClientConnection {
+export class ClientConnection implements AnswerSink {
   private outbox: unknown[] = [];
   private scheduled = false;
   closed = false;
@@ -113,8 +120,15 @@ export class ClientServer {
       const id = m[0];
       const kind = m[1] as RequestKind;
       let req: unknown[];
-      if (kind === 'cmd' && isCommandRequest(m)) req = m; // the hot path: same checks as the schema, without allocating
-      else {
+      if (kind === 'cmd' && isCommandRequest(m)) {
+        // The hot path: same checks as the schema without allocating, and no promise per command.
+        try {
+          this.handler.submitCommand(m as CommandRequest, conn);
+        } catch (err) {
+          conn.send([id, ResponseKind.Error, errorToWire(err, this.handler.describeError(err, m))]);
+        }
+        continue;
+      } else {
         const schema = typeof kind === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, kind) ? requestSchemas[kind] : undefined;
         if (!schema) {
           conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `unknown request kind ${JSON.stringify(kind)}`, retryable: false }]);

@@ -38,6 +38,27 @@ function fail(code: string, message: string, index: number): Outcome {
   return { ok: false, code, message, index };
 }
 
+/**
+ * What `apply` sees of the command it runs. One instance per state machine, refilled for every
+ * command (a fresh object and `emit` closure per command showed up in profiles): it is valid only
+ * during the `apply` call, as documented on {@link ApplyContext}.
+ */
+class CommandContext implements ApplyContext {
+  type = '';
+  name = '';
+  key: string | null = null;
+  index = 0;
+  time = 0;
+  session = '';
+
+  constructor(private readonly onEvent: EventListener | undefined) {}
+
+  /** Bound, so `const { emit } = ctx` works as it did with a per-command closure. */
+  readonly emit = (event: unknown): void => {
+    this.onEvent?.(this.type, this.name, event, this.index);
+  };
+}
+
 /** Deterministic multiplexer of resources, with the session dedup table, over one Raft group. */
 export class PartitionStateMachine implements StateMachine<Outcome> {
   readonly partition: number;
@@ -50,11 +71,14 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
   /** Index of the last entry this state machine applied (or restored). */
   appliedIndex = 0;
   private waiters: Waiter[] = [];
+  /** The context of the command being applied (one object, refilled per command). */
+  private readonly ctx: CommandContext;
 
   constructor(opts: PartitionStateMachineOptions) {
     this.partition = opts.partition;
     this.resources = opts.resources;
     this.onEvent = opts.onEvent;
+    this.ctx = new CommandContext(opts.onEvent);
   }
 
   get instanceCount(): number {
@@ -151,14 +175,13 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
       inst = { def, name, state: def.create() };
       this.instances.set(ik, inst);
     }
-    const ctx: ApplyContext = {
-      name,
-      key,
-      index,
-      time,
-      session,
-      emit: (event) => this.onEvent?.(type, name, event, index),
-    };
+    const ctx = this.ctx;
+    ctx.type = type;
+    ctx.name = name;
+    ctx.key = key;
+    ctx.index = index;
+    ctx.time = time;
+    ctx.session = session;
     let out: Outcome;
     try {
       out = { ok: true, value: spec.apply(inst.state, input, ctx) ?? null, index };
