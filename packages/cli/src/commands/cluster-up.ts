@@ -33,7 +33,7 @@ export async function clusterUp(opts: LocalClusterOptions & { json: boolean }, o
     for (const r of rows) out('  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
     out(`client endpoints: ${d.endpoints.client}`);
     out(`try: tessera kv put hello world --dir ${opts.dir} && tessera status --dir ${opts.dir}`);
-    out('Ctrl-C stops the cluster; starting it again on the same --dir recovers its data.');
+    out(d.storage === 'memory' ? 'Ctrl-C stops the cluster (memory storage: its data goes with it).' : 'Ctrl-C stops the cluster; starting it again on the same --dir recovers its data.');
   }
   await new Promise<void>((resolve) => {
     const onSignal = () => resolve();

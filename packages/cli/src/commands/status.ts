@@ -66,6 +66,11 @@ export function formatStatus(st: ClusterStatus): string {
       rows.push([`p${p.partition}`, p.role, String(p.term), p.leader ?? '-', String(p.commitIndex), String(p.appliedIndex), String(p.lastIndex), p.followers.map((f) => `${f.id} ${f.match}/${f.lag}`).join(', ')]);
     }
     for (const l of pad(rows)) lines.push(`  ${l}`);
+    if (n.components.length > 0) {
+      const comp = [['component', 'partition', 'role', 'leader', 'applied', 'duplicates', 'outbox']];
+      for (const c of n.components) comp.push([`${c.network}/${c.component}`, `${c.partition} (p${c.clusterPartition})`, c.role, c.leader ?? '-', String(c.applied), String(c.duplicates), String(c.outbox)]);
+      for (const l of pad(comp)) lines.push(`  ${l}`);
+    }
     lines.push('');
   }
   for (const u of st.unreachable) lines.push(`unreachable: ${u.id ?? u.endpoint} (${u.error})`);

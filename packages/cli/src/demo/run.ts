@@ -47,6 +47,9 @@ export interface DemoSummary {
   readonly doubleCounted: number;
   /** Messages the counters received again after the failover and dropped as already applied. */
   readonly duplicatesDropped: number;
+  /** Requests the client re-sent (after a timeout, a lost connection, a NotLeader answer), and deliveries the source re-sent. */
+  readonly clientRetries: number;
+  readonly sourceRetries: number;
   readonly pushFailures: number;
   readonly sinkOutputs: number;
   readonly verified: boolean;
@@ -171,6 +174,8 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
     for (const part of parts) for (const [w, n] of Object.entries(part)) actual.set(w, (actual.get(w) ?? 0) + n);
     const cmp = compareCounts(text.expected, actual);
     const st = await networkStatus(cl, wordCount);
+    const clientRetries = cl.stats().retries;
+    const sourceRetries = source.stats().retries;
     const duplicates = st.components.counter!.partitions.reduce((s, p) => s + p.duplicates, 0);
     const top = [...actual].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 8);
     const verified = cmp.lost === 0 && cmp.doubled === 0 && failed === 0;
@@ -188,6 +193,8 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
       lost: cmp.lost,
       doubleCounted: cmp.doubled,
       duplicatesDropped: duplicates,
+      clientRetries,
+      sourceRetries,
       pushFailures: failed,
       sinkOutputs,
       verified,
@@ -199,7 +206,8 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
     say(report ? `  failover         ${(report.failoverMs / 1000).toFixed(2)} s (SIGKILL of ${report.killed} until ${report.newLeader} led counter partition 0)` : '  failover         none (--no-kill)');
     say(`  messages lost    ${fmt(cmp.lost)}`);
     say(`  double-counted   ${fmt(cmp.doubled)}`);
-    say(`  re-sent messages dropped as duplicates by the counters: ${fmt(duplicates)}`);
+    say(`  retries          ${fmt(clientRetries)} requests re-sent by the client (a command re-sent is applied once: session dedup),`);
+    say(`                   ${fmt(sourceRetries)} deliveries re-sent by the source, ${fmt(duplicates)} duplicates dropped by the counters' seen-sets`);
     if (o.json) io.out(JSON.stringify(summary));
     return verified ? 0 : 1;
   } finally {
