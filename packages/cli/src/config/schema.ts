@@ -31,43 +31,43 @@ const memberSchema = z
   .object({
     id: z.string().min(1).max(255),
     /** Where peers reach this member's Raft transport (static discovery, TCP). */
-    raftAddress: addressSchema.optional(),
+    raftAddress: addressSchema.optional().describe('Where peers reach this member\'s Raft transport (static discovery, TCP).'),
     /** Where clients reach it. */
-    clientAddress: addressSchema.optional(),
+    clientAddress: addressSchema.optional().describe('Where clients reach it.'),
     /** Where it serves /status, /metrics and /health. */
-    adminAddress: addressSchema.optional(),
+    adminAddress: addressSchema.optional().describe('Where it serves /status, /metrics and /health.'),
   })
   .strict();
 
 const tlsSchema = z
   .object({
     /** PEM file of this node's certificate chain. */
-    cert: z.string().min(1),
+    cert: z.string().min(1).describe('PEM file of this node\'s certificate chain.'),
     /** PEM file of its private key. */
-    key: z.string().min(1),
+    key: z.string().min(1).describe('PEM file of its private key.'),
     /** PEM file of the CA peers' certificates must chain to (default: the system roots). */
-    ca: z.string().min(1).optional(),
+    ca: z.string().min(1).optional().describe('PEM file of the CA peers\' certificates must chain to (default: the system roots).'),
     /** Require and verify a client certificate on inbound connections. */
-    mutual: z.boolean().default(true),
+    mutual: z.boolean().default(true).describe('Require and verify a client certificate on inbound connections.'),
     /** Also require the peer certificate to name the node id the peer claims. */
-    requireNodeIdInCert: z.boolean().default(false),
+    requireNodeIdInCert: z.boolean().default(false).describe('Also require the peer certificate to name the node id the peer claims.'),
   })
   .strict();
 
 const secretFields = {
   /** Shared secret (at least 16 characters) authenticating peers. Prefer `secretFile`. */
-  secret: z.string().min(16, 'must be at least 16 characters').optional(),
+  secret: z.string().min(16, 'must be at least 16 characters').optional().describe('Shared secret (at least 16 characters) authenticating peers. Prefer `secretFile`.'),
   /** File holding the shared secret (trailing whitespace is ignored). */
-  secretFile: z.string().min(1).optional(),
+  secretFile: z.string().min(1).optional().describe('File holding the shared secret (trailing whitespace is ignored).'),
 };
 
 const tcpSchema = z
   .object({
     kind: z.literal('tcp'),
     /** Where the Raft transport listens. */
-    listen: listenSchema.default({ host: '127.0.0.1', port: 0 }),
+    listen: listenSchema.default({ host: '127.0.0.1', port: 0 }).describe('Where the Raft transport listens.'),
     /** The address announced to peers, if not the bound one. */
-    advertise: addressSchema.optional(),
+    advertise: addressSchema.optional().describe('The address announced to peers, if not the bound one.'),
     tls: tlsSchema.optional(),
     ...secretFields,
   })
@@ -77,9 +77,9 @@ const natsSchema = z
   .object({
     kind: z.literal('nats'),
     /** NATS server URLs, e.g. `nats://127.0.0.1:4222`. */
-    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('NATS server URLs, e.g. `nats://127.0.0.1:4222`.'),
     /** Subject prefix (default `tessera`). */
-    subjectPrefix: z.string().min(1).regex(TOKEN, 'must be letters, digits, "_", "." or "-"').optional(),
+    subjectPrefix: z.string().min(1).regex(TOKEN, 'must be letters, digits, "_", "." or "-"').optional().describe('Subject prefix (default `tessera`).'),
     token: z.string().min(1).optional(),
     user: z.string().min(1).optional(),
     pass: z.string().optional(),
@@ -92,7 +92,7 @@ const storageSchema = z.discriminatedUnion('engine', [
     .object({
       engine: z.literal('file'),
       /** `always` fdatasyncs every append before acknowledging it (default); `interval` and `never` trade durability for speed. */
-      sync: z.enum(['always', 'interval', 'never']).default('always'),
+      sync: z.enum(['always', 'interval', 'never']).default('always').describe('`always` fdatasyncs every append before acknowledging it (default); `interval` and `never` trade durability for speed.'),
       syncIntervalMs: z.number().int().min(1).max(60_000).default(100),
     })
     .strict(),
@@ -107,16 +107,16 @@ const storageSchema = z.discriminatedUnion('engine', [
 
 const discoverySchema = z.discriminatedUnion('kind', [
   /** The members' addresses come from `members` (or, under `tessera cluster up`, from the supervisor). */
-  z.object({ kind: z.literal('static') }).strict(),
+  z.object({ kind: z.literal('static') }).strict().describe('The members\' addresses come from `members` (or, under `tessera cluster up`, from the supervisor).'),
   /** Nodes register in Redis with a TTL and find each other there (`@tessera/discovery-redis`). */
   z
     .object({
       kind: z.literal('redis'),
       /** `redis://host:port[/db]` or `rediss://...`. */
-      url: z.string().min(1),
+      url: z.string().min(1).describe('`redis://host:port[/db]` or `rediss://...`.'),
       keyPrefix: z.string().min(1).max(128).regex(TOKEN, 'must be letters, digits, "_", "." or "-"').optional(),
       /** A node that stops refreshing leaves everyone's view after this long. */
-      ttlMs: z.number().int().min(100).max(86_400_000).optional(),
+      ttlMs: z.number().int().min(100).max(86_400_000).optional().describe('A node that stops refreshing leaves everyone\'s view after this long.'),
       password: z.string().min(1).optional(),
     })
     .strict(),
@@ -130,25 +130,26 @@ export type LogLevel = (typeof logLevels)[number];
 export const nodeConfigSchema = z
   .object({
     /** This node's id; must be one of `members`. */
-    id: z.string().min(1).max(255),
+    id: z.string().min(1).max(255).describe('This node\'s id; must be one of `members`.'),
     /** Name of the cluster; peers and clients of another cluster are refused. */
-    clusterId: z.string().min(1).max(128).regex(TOKEN, 'must be letters, digits, "_", "." or "-"').default('tessera'),
+    clusterId: z.string().min(1).max(128).regex(TOKEN, 'must be letters, digits, "_", "." or "-"').default('tessera').describe('Name of the cluster; peers and clients of another cluster are refused.'),
     /** Where the node keeps its data (file and rocksdb storage). Relative to the config file. */
-    dataDir: z.string().min(1).optional(),
+    dataDir: z.string().min(1).optional().describe('Where the node keeps its data (file and rocksdb storage). Relative to the config file.'),
     /** Every node of the cluster, this one included: ids, or objects with addresses (static discovery). */
-    members: z.array(z.union([z.string().min(1).max(255), memberSchema])).min(1),
+    members: z.array(z.union([z.string().min(1).max(255), memberSchema])).min(1).describe('Every node of the cluster, this one included: ids, or objects with addresses (static discovery).'),
     partitions: z
       .object({
         /** Number of partitions. Part of the data layout: never change it for an existing cluster. */
-        count: z.number().int().min(1).max(65_536).default(8),
+        count: z.number().int().min(1).max(65_536).default(8).describe('Number of partitions. Part of the data layout: never change it for an existing cluster.'),
         /** Replicas per partition, on distinct nodes (at most the number of members). */
-        replicationFactor: z.number().int().min(1).max(15).default(3),
+        replicationFactor: z.number().int().min(1).max(15).default(3).describe('Replicas per partition, on distinct nodes (at most the number of members).'),
       })
       .strict()
-      .default({ count: 8, replicationFactor: 3 }),
-    storage: storageSchema.default({ engine: 'file', sync: 'always', syncIntervalMs: 100 }),
-    transport: z.discriminatedUnion('kind', [tcpSchema, natsSchema]).default({ kind: 'tcp', listen: { host: '127.0.0.1', port: 0 } }),
-    discovery: discoverySchema.default({ kind: 'static' }),
+      .default({ count: 8, replicationFactor: 3 })
+      .describe('How many partitions and replicas of each.'),
+    storage: storageSchema.default({ engine: 'file', sync: 'always', syncIntervalMs: 100 }).describe('The storage engine of every partition on this node: file (default), rocksdb or memory.'),
+    transport: z.discriminatedUnion('kind', [tcpSchema, natsSchema]).default({ kind: 'tcp', listen: { host: '127.0.0.1', port: 0 } }).describe('The Raft transport between nodes: tcp (default) or nats.'),
+    discovery: discoverySchema.default({ kind: 'static' }).describe('How nodes find each other\'s addresses: static (from members, the default) or redis.'),
     /** The client protocol server (what `@tessera/client` and `tessera kv` talk to). */
     client: z
       .object({
@@ -156,27 +157,31 @@ export const nodeConfigSchema = z
         advertise: addressSchema.optional(),
       })
       .strict()
-      .default({ listen: { host: '127.0.0.1', port: 0 } }),
+      .default({ listen: { host: '127.0.0.1', port: 0 } })
+      .describe('The client protocol server (what @tessera/client and tessera kv talk to).'),
     /** The admin HTTP server (`/status`, `/metrics`, `/health`); `false` for none. */
     admin: z
       .union([z.literal(false), z.object({ listen: listenSchema.default({ host: '127.0.0.1', port: 0 }) }).strict()])
-      .default({ listen: { host: '127.0.0.1', port: 0 } }),
+      .default({ listen: { host: '127.0.0.1', port: 0 } })
+      .describe('The admin HTTP server (/status, /metrics, /health); false for none.'),
     /** Raft settings of every partition group (see docs/raft.md). */
-    raft: raftConfigSchema.optional(),
+    raft: raftConfigSchema.optional().describe('Raft settings of every partition group (see docs/raft.md).'),
     balancer: z
       .object({
         /** Move each partition's leadership to its preferred replica when that one is healthy. */
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe('Move each partition\'s leadership to its preferred replica when that one is healthy.'),
         intervalMs: z.number().int().min(10).default(1_000),
       })
       .strict()
-      .default({ enabled: true, intervalMs: 1_000 }),
+      .default({ enabled: true, intervalMs: 1_000 })
+      .describe('Leader balancing: moves each partition\'s leadership to its preferred replica.'),
     log: z
       .object({
         level: z.enum(logLevels).default('info'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info' })
+      .describe('Structured logs (pino, JSON lines on stdout).'),
     /**
      * Component networks this node hosts: ES modules exporting a network built with
      * `@tessera/components`. Every node of the cluster must host the same networks.
@@ -186,13 +191,14 @@ export const nodeConfigSchema = z
         z
           .object({
             /** Path of the module (relative to the config file) or a package specifier. */
-            module: z.string().min(1),
+            module: z.string().min(1).describe('Path of the module (relative to the config file) or a package specifier.'),
             /** The export holding the network. */
-            export: z.string().min(1).default('default'),
+            export: z.string().min(1).default('default').describe('The export holding the network.'),
           })
           .strict(),
       )
-      .default([]),
+      .default([])
+      .describe('Component networks this node hosts: ES modules exporting a network built with @tessera/components.'),
   })
   .strict()
   .superRefine((c, ctx) => {
