@@ -10,11 +10,14 @@ export function createLogger(level: LogLevel, bindings: Record<string, unknown> 
   return pino({ level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd, sync: false }));
 }
 
-/** Flushes buffered log lines (before exiting). */
-export function flushLogger(logger: PinoLogger): void {
-  try {
-    logger.flush();
-  } catch {
-    // The destination may already be closed; nothing left to flush.
-  }
+/** Writes out buffered log lines (before exiting). */
+export function flushLogger(logger: PinoLogger): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      // An error here means the destination is gone: nothing left to write.
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
 }

@@ -28,15 +28,16 @@ export async function nodeStart(opts: NodeStartOptions): Promise<number> {
     throw err;
   }
   const level = opts.logLevel ?? loaded.config.log.level;
-  const logger = createLogger(level, { node: loaded.config.id });
+  const root = createLogger(level);
+  const logger = root.child({ node: loaded.config.id });
   for (const a of loaded.env.applied) logger.info({ override: a }, 'configuration overridden by the environment');
   for (const u of loaded.env.unknown) logger.warn({ variable: u }, 'environment variable names no configuration setting; ignored');
   let running;
   try {
-    running = await runNode(loaded, logger, { supervised });
+    running = await runNode(loaded, root, { supervised });
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'node failed to start');
-    flushLogger(logger);
+    await flushLogger(root);
     tell({ type: 'failed', message: (err as Error).message, exitCode: exitCodeOf(err) });
     throw err;
   }
@@ -48,13 +49,13 @@ export async function nodeStart(opts: NodeStartOptions): Promise<number> {
       stopping = true;
       logger.info({ reason: why }, 'stopping');
       node.close().then(
-        () => {
-          flushLogger(logger);
+        async () => {
+          await flushLogger(root);
           resolve(ExitCode.ok);
         },
-        (err: Error) => {
+        async (err: Error) => {
           logger.error({ err: err.message }, 'stop failed');
-          flushLogger(logger);
+          await flushLogger(root);
           resolve(ExitCode.failure);
         },
       );

@@ -121,8 +121,10 @@ async function openTransport(loaded: LoadedConfig, resolve: (id: string) => stri
  * Starts a node. `supervised`: addresses of peers missing from static `members` will be given
  * through {@link RunningNode.setPeers} (by `tessera cluster up`); otherwise they are required.
  */
-export async function runNode(loaded: LoadedConfig, logger: Logger, options: { supervised?: boolean } = {}): Promise<RunningNode> {
+export async function runNode(loaded: LoadedConfig, baseLogger: Logger, options: { supervised?: boolean } = {}): Promise<RunningNode> {
   const c = loaded.config;
+  // The TCP transport names the node in its own child logger; everything else gets it here.
+  const logger = baseLogger.child ? baseLogger.child({ node: c.id }) : baseLogger;
   const ids = c.members.map((m) => (typeof m === 'string' ? m : m.id));
   if (c.discovery.kind === 'static' && c.transport.kind === 'tcp' && !options.supervised) {
     const issues = c.members.flatMap((m, i) => {
@@ -195,7 +197,7 @@ export async function runNode(loaded: LoadedConfig, logger: Logger, options: { s
       members: ids,
       partitions: c.partitions,
       storage,
-      transport: await openTransport(loaded, (id) => lookup(id)?.raftAddress, logger),
+      transport: await openTransport(loaded, (id) => lookup(id)?.raftAddress, c.transport.kind === 'tcp' ? baseLogger : logger),
       client: { listen: c.client.listen, ...(c.client.advertise ? { advertise: c.client.advertise } : {}) },
       clientAddresses: (id) => lookup(id)?.clientAddress,
       balancer: { enabled: c.balancer.enabled, intervalMs: c.balancer.intervalMs },
