@@ -36,7 +36,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   node
     .command('start')
     .description('start one node from a configuration file (JSON or YAML; TESSERA_* environment variables override it) and run until SIGINT/SIGTERM')
-    .requiredOption('--config <file>', 'node configuration file (schema: packages/cli/schema/node-config.schema.json)')
+    .addOption(new Option('--config <file>', 'node configuration file, JSON or YAML (schema: `tessera node schema`)').env('TESSERA_CONFIG').makeOptionMandatory())
     .addOption(logLevelOption())
     .action(async (o: { config: string; logLevel?: (typeof logLevels)[number] }) => {
       const { nodeStart } = await import('./commands/node-start.js');

@@ -33,7 +33,10 @@ export async function collectStatus(endpoints: readonly string[]): Promise<Clust
     results.forEach((r, i) => {
       const q = batch[i]!;
       if (r.status === 'rejected') {
-        unreachable.push({ endpoint: q.endpoint, id: q.id, error: (r.reason as Error).message });
+        const msg = (r.reason as Error).message;
+        // A client endpoint given by mistake speaks the binary protocol, not HTTP.
+        const hint = q.id === null && !/ECONNREFUSED|no answer|answered/.test(msg) ? ' (is it an admin endpoint? status reads the nodes\' admin HTTP endpoints, not client endpoints)' : '';
+        unreachable.push({ endpoint: q.endpoint, id: q.id, error: msg + hint });
         return;
       }
       nodes.set(r.value.nodeId, r.value);
@@ -75,7 +78,8 @@ export function formatStatus(st: ClusterStatus): string {
   }
   for (const u of st.unreachable) lines.push(`unreachable: ${u.id ?? u.endpoint} (${u.error})`);
   const leaderless = new Set(st.nodes.flatMap((n) => n.partitions.filter((p) => p.leader === null).map((p) => p.partition)));
-  lines.push(`${st.nodes.length} node(s) answered${st.unreachable.length ? `, ${st.unreachable.length} unreachable` : ''}; ${leaderless.size === 0 ? 'every partition has a leader' : `partitions without a leader: ${[...leaderless].map((p) => `p${p}`).join(', ')}`}`);
+  if (st.nodes.length === 0) lines.push('no node answered');
+  else lines.push(`${st.nodes.length} node(s) answered${st.unreachable.length ? `, ${st.unreachable.length} unreachable` : ''}; ${leaderless.size === 0 ? 'every partition has a leader' : `partitions without a leader: ${[...leaderless].map((p) => `p${p}`).join(', ')}`}`);
   return lines.join('\n');
 }
 
