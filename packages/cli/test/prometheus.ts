@@ -53,9 +53,11 @@ function parseLabels(s: string, line: number): Record<string, string> {
 }
 
 function parseValue(v: string, line: number): number {
-  if (v === '+Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  if (v === 'NaN') return NaN;
+  // Prometheus parses values with Go's ParseFloat, which takes NaN and Inf in any case (prom-client writes "Nan").
+  const lower = v.toLowerCase();
+  if (lower === '+inf' || lower === 'inf') return Infinity;
+  if (lower === '-inf') return -Infinity;
+  if (lower === 'nan') return NaN;
   const n = Number(v);
   if (v === '' || Number.isNaN(n)) throw new Error(`line ${line}: bad value ${JSON.stringify(v)}`);
   return n;
