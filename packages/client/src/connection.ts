@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { FrameError, TimeoutError } from '@tessera/raft';
 import { ConnectionLostError } from './errors.js';
 import { FrameDecoder, encodeFrame } from './protocol/frame.js';
-import { ResponseKind, wireErrorSchema, type WireError } from './protocol/messages.js';
+import { coalesceCommands, ResponseKind, wireErrorSchema, type WireError } from './protocol/messages.js';
 
 /** A successful answer: the value and the log index (commands) or applied index (queries) it reflects. */
 export interface Answer {
@@ -146,7 +146,7 @@ export class NodeConnection {
     if (this.outbox.length === 0 || this.closedWith || !this.connected) return;
     const msgs = this.outbox;
     this.outbox = [];
-    this.socket.write(encodeFrame(msgs));
+    this.socket.write(encodeFrame(coalesceCommands(msgs)));
   };
 
   private onMessages(msgs: unknown[]): void {
@@ -155,6 +155,19 @@ export class NodeConnection {
       const kind = m[1];
       if (kind === ResponseKind.Event) {
         this.opts.onEvent(m[2] as number, m[3], typeof m[4] === 'number' ? m[4] : 0);
+        continue;
+      }
+      if (kind === ResponseKind.OkMany) {
+        const ids = m[2];
+        const values = m[3];
+        const index = typeof m[4] === 'number' ? m[4] : 0;
+        if (!Array.isArray(ids) || !Array.isArray(values) || values.length !== ids.length) throw new FrameError('malformed response');
+        for (let i = 0; i < ids.length; i++) {
+          const w = this.waiting.get(ids[i]);
+          if (!w) continue;
+          this.waiting.delete(ids[i]);
+          w.done(undefined, { value: values[i], index });
+        }
         continue;
       }
       const w = this.waiting.get(m[0]);

@@ -61,3 +61,43 @@ describe('command request fast check', () => {
     for (const c of cases) expect(isCommandRequest(c), JSON.stringify(c).slice(0, 80)).toBe(commandRequest.safeParse(c).success);
   });
 });
+
+import { coalesceCommands, commandRunRequest, isCommandRunRequest } from '../src/protocol/messages.js';
+
+describe('command runs', () => {
+  const cmd = (id: number, p: number, seq: number, ackBelow: number, key: string, op = 'set', session = 's1') => [id, 'cmd', p, session, seq, ackBelow, false, 30_000, 'map', 'm', op, new Uint8Array([id]), key];
+
+  it('merges consecutive commands of a partition that differ only in id, seq, input and key, keeping their order', () => {
+    const msgs = [cmd(1, 0, 10, 5, 'a'), cmd(2, 1, 11, 5, 'b'), [3, 'ping'], cmd(4, 0, 12, 7, 'c'), cmd(5, 0, 13, 6, 'd', 'delete'), cmd(6, 0, 14, 8, 'e'), cmd(7, 1, 15, 8, 'f', 'set', 's2')];
+    const out = coalesceCommands(msgs);
+    expect(out.map((m) => m[1])).toEqual(['cmds', 'cmd', 'ping', 'cmd', 'cmd', 'cmd']);
+    const run = out[0]!;
+    // [id, 'cmds', p, session, open, timeoutMs, ackBelow, type, name, op, ids, seqs, inputs, keys]; ackBelow is the run's largest.
+    expect(run.slice(0, 10)).toEqual([1, 'cmds', 0, 's1', false, 30_000, 7, 'map', 'm', 'set']);
+    expect(run[10]).toEqual([1, 4]);
+    expect(run[11]).toEqual([10, 12]);
+    expect(run[13]).toEqual(['a', 'c']);
+    // A later command of partition 0 with another op starts a new run; a run of one stays a plain 'cmd'.
+    expect(out[3]![0]).toBe(5);
+    expect(out[4]).toEqual(msgs[5]);
+    expect(out[1]).toEqual(msgs[1]);
+    for (const m of out) if (m[1] === 'cmds') expect(isCommandRunRequest(m)).toBe(true);
+    expect(coalesceCommands([[1, 'ping']])).toEqual([[1, 'ping']]);
+  });
+
+  it('fast check agrees with the zod schema', () => {
+    const good = [7, 'cmds', 3, 'sess', true, 30_000, 1, 'map', 'users', 'set', [7, 8], [9, 10], [{ any: 1 }, 2], ['k', null]];
+    const cases: unknown[][] = [good];
+    const mutations: [number, unknown][] = [
+      [0, 0], [0, 8], [1, 'cmd'], [2, -1], [3, ''], [4, 1], [5, 99], [6, -1], [7, ''], [8, 'n'.repeat(1025)], [9, ''],
+      [10, [7]], [10, []], [10, [7, 0]], [11, [9]], [11, [9, 0]], [12, [1]], [12, 'x'], [13, ['k']], [13, ['k', 5]], [13, ['k', 'k'.repeat(64 * 1024 + 1)]],
+    ];
+    for (const [i, v] of mutations) {
+      const m = [...good];
+      m[i] = v;
+      cases.push(m);
+    }
+    cases.push(good.slice(0, 13), [...good, 'extra']);
+    for (const c of cases) expect(isCommandRunRequest(c), JSON.stringify(c).slice(0, 100)).toBe(commandRunRequest.safeParse(c).success);
+  });
+});

@@ -7,12 +7,14 @@
  *   [3, time, timeoutMs, session, open]                                               session keep-alive
  *   [4, time, session]                                                                session close
  *   [5, time, [[timeoutMs, session, seq, ackBelow, open, type, name, op, input, key], ...]]   several commands in one entry
+ *   [6, time, [[timeoutMs, session, open, ackBelow, type, name, op, [seq, ...], [input, ...], [key, ...]], ...]]
+ *                                                    several commands in one entry, as runs sharing their common fields
  *
  * `time` is the proposing leader's wall clock in ms; the state machine makes log time monotonic.
  */
 import { Packr } from 'msgpackr';
 
-export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4, Batch: 5 } as const;
+export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4, Batch: 5, Runs: 6 } as const;
 
 /**
  * Entries are decoded with copied byte strings: a value kept in the state must not pin the whole
@@ -58,4 +60,32 @@ export type BatchedCommand = [number, string, number, number, boolean, string, s
  */
 export function encodeBatch(time: number, commands: BatchedCommand[]): Uint8Array {
   return entryPackr.pack([EntryKind.Batch, time, commands]);
+}
+
+/** One run of a {@link EntryKind.Runs} entry: `[timeoutMs, session, open, ackBelow, type, name, op, seqs, inputs, keys]`. */
+export type CommandRun = [number, string, boolean, number, string, string, string, number[], unknown[], (string | null)[]];
+
+/**
+ * Several commands in one entry, written as runs: consecutive commands that share session,
+ * timeout, open flag, type, name and operation store those once (a run's ackBelow is the largest
+ * of its commands'; see `coalesceCommands` in the client protocol for why that is safe). Applied
+ * in order like {@link encodeBatch}; decoding one command costs a seq, an input and a key instead
+ * of ten fields, on every replica.
+ */
+export function encodeRuns(time: number, commands: readonly BatchedCommand[]): Uint8Array {
+  const runs: CommandRun[] = [];
+  let run: CommandRun | undefined;
+  for (let i = 0; i < commands.length; i++) {
+    const [timeoutMs, session, seq, ackBelow, open, type, name, op, input, key] = commands[i]!;
+    if (run && run[1] === session && run[0] === timeoutMs && run[2] === open && run[4] === type && run[5] === name && run[6] === op) {
+      if (ackBelow > run[3]) run[3] = ackBelow;
+      run[7].push(seq);
+      run[8].push(input);
+      run[9].push(key);
+      continue;
+    }
+    run = [timeoutMs, session, open, ackBelow, type, name, op, [seq], [input], [key]];
+    runs.push(run);
+  }
+  return entryPackr.pack([EntryKind.Runs, time, runs]);
 }

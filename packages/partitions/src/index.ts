@@ -11,7 +11,7 @@ export { defineResource, ResourceError, type ResourceSpec, type ResourceDefiniti
 export { placePartitions, partitionsOf, groupIdOf, type Placement } from './placement.js';
 export { PartitionStateMachine, SNAPSHOT_VERSION, type PartitionStateMachineOptions, type EventListener } from './state-machine.js';
 export { SessionTable, SWEEP_INTERVAL_MS, type Outcome, type Session } from './sessions.js';
-export { encodeCommand, encodeBatch, encodeClock, encodeKeepAlive, encodeClose, EntryKind, type BatchedCommand } from './envelope.js';
+export { encodeCommand, encodeBatch, encodeRuns, encodeClock, encodeKeepAlive, encodeClose, EntryKind, type BatchedCommand, type CommandRun } from './envelope.js';
 export { coalescingClock, type CoalescingClock } from './clock.js';
 export { mapResource } from './builtins/map.js';
 export { counterResource } from './builtins/counter.js';

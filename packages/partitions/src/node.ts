@@ -4,7 +4,7 @@
  * client protocol, proposes log-clock entries so idle sessions expire, and moves leadership to
  * each partition's preferred leader.
  */
-import { errorFromWire, errorToWire, partitionOf, ResponseKind, type ClusterMap, type CommandRequest, type QueryRequest, type RequestKind, type WireError } from '@tessera/client/protocol';
+import { errorToWire, partitionOf, ResponseKind, type ClusterMap, type CommandRequest, type CommandRunRequest, type QueryRequest, type RequestKind } from '@tessera/client/protocol';
 import { OperationError, SessionExpiredError, WrongPartitionError } from '@tessera/client';
 import {
   ConfigError,
@@ -25,7 +25,7 @@ import { counterResource } from './builtins/counter.js';
 import { lockResource } from './builtins/lock.js';
 import { mapResource } from './builtins/map.js';
 import { coalescingClock } from './clock.js';
-import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive, type BatchedCommand } from './envelope.js';
+import { encodeClock, encodeClose, encodeCommand, encodeKeepAlive, encodeRuns, type BatchedCommand } from './envelope.js';
 import { parseNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { groupIdOf, partitionsOf, placePartitions, type Placement } from './placement.js';
 import type { ResourceDefinition } from './resource.js';
@@ -45,6 +45,8 @@ interface PendingCommand {
   /** Request id on `conn`. */
   readonly id: number;
   readonly conn: AnswerSink;
+  /** Came in a `cmds` run: the client understands answers merged into one OkMany message. */
+  readonly run: boolean;
 }
 
 interface LocalPartition {
@@ -252,8 +254,9 @@ export class PartitionNode {
   handle(kind: RequestKind, req: unknown[], conn: ClientConnection): Promise<[unknown, number]> | [unknown, number] {
     switch (kind) {
       case 'cmd':
-        // Normally served by submitCommand (see server.ts); kept so every kind has a handler.
-        return new Promise((resolve, reject) => this.submitCommand(req as CommandRequest, { send: (m) => (m[1] === ResponseKind.Ok ? resolve([m[2], m[3] as number]) : reject(errorFromWire(m[2] as WireError))) }));
+      case 'cmds':
+        // Served by submitCommand / submitCommands (server.ts), which answer on the connection.
+        throw new TesseraError('INTERNAL', `${kind} requests are served by submitCommand`);
       case 'query':
         return this.query(req as QueryRequest);
       case 'hello':
@@ -281,7 +284,7 @@ export class PartitionNode {
 
   /** @internal */
   describeError(err: unknown, req: unknown[]): { leaderAddress?: string; partition?: number } {
-    const p = typeof req[2] === 'number' && (req[1] === 'cmd' || req[1] === 'query' || req[1] === 'keepalive' || req[1] === 'close' || req[1] === 'sub') ? req[2] : undefined;
+    const p = typeof req[2] === 'number' && (req[1] === 'cmd' || req[1] === 'cmds' || req[1] === 'query' || req[1] === 'keepalive' || req[1] === 'close' || req[1] === 'sub') ? req[2] : undefined;
     const leader = err instanceof NotLeaderError ? err.leader : undefined;
     const leaderAddress = leader ? this.addressOf(leader) : undefined;
     return { ...(leaderAddress ? { leaderAddress } : {}), ...(p !== undefined ? { partition: p } : {}) };
@@ -332,9 +335,37 @@ export class PartitionNode {
     const def = this.resolveResource(type, name, key, p);
     if (def.keyed && key === null) throw new OperationError('INVALID_INPUT', `resource type ${type} is keyed: commands need a key`);
     const data = this.validate(def, 'commands', op, input);
+    this.queueCommand(this.leaderOf(p), { cmd: [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key], id, conn, run: false });
+  }
+
+  /**
+   * @internal A `cmds` run (commands sharing partition, session, type, name and operation): each
+   * command is checked and queued like {@link submitCommand}; one refused command is answered with
+   * its error and the others go on. Throws only if the whole run is refused (not the leader, ...).
+   */
+  submitCommands(req: CommandRunRequest, conn: AnswerSink): void {
+    const [, , p, session, open, timeoutMs, ackBelow, type, name, op, ids, seqs, inputs, keys] = req;
+    const def = this.resources.get(type);
+    if (!def) throw new OperationError('UNKNOWN_RESOURCE', `no resource type ${type} on node ${this.id}`);
     const part = this.leaderOf(p);
+    for (let i = 0; i < ids.length; i++) {
+      const key = keys[i]!;
+      let data: unknown;
+      try {
+        this.resolveResource(type, name, key, p);
+        if (def.keyed && key === null) throw new OperationError('INVALID_INPUT', `resource type ${type} is keyed: commands need a key`);
+        data = this.validate(def, 'commands', op, inputs[i]);
+      } catch (err) {
+        conn.send([ids[i]!, ResponseKind.Error, errorToWire(err, { partition: p })]);
+        continue;
+      }
+      this.queueCommand(part, { cmd: [timeoutMs, session, seqs[i]!, ackBelow, open, type, name, op, data, key], id: ids[i]!, conn, run: true });
+    }
+  }
+
+  private queueCommand(part: LocalPartition, c: PendingCommand): void {
     if (part.batch.length === 0) queueMicrotask(() => this.flushBatch(part));
-    part.batch.push({ cmd: [timeoutMs, session, seq, ackBelow, open, type, name, op, data, key], id, conn });
+    part.batch.push(c);
     if (part.batch.length >= MAX_BATCH) this.flushBatch(part);
   }
 
@@ -352,7 +383,7 @@ export class PartitionNode {
     } else {
       const cmds = new Array<BatchedCommand>(batch.length);
       for (let i = 0; i < batch.length; i++) cmds[i] = batch[i]!.cmd;
-      bytes = encodeBatch(now, cmds);
+      bytes = encodeRuns(now, cmds);
     }
     part.group.propose(bytes).then(
       (out) => {
@@ -360,8 +391,37 @@ export class PartitionNode {
           this.answer(batch[0]!, out, part.p);
           return;
         }
-        const outs = out.ok ? (out.value as Outcome[]) : undefined;
-        for (let i = 0; i < batch.length; i++) this.answer(batch[i]!, outs ? outs[i]! : out, part.p);
+        if (!out.ok) {
+          for (const b of batch) this.answer(b, out, part.p);
+          return;
+        }
+        // Every command of the entry has the entry's index: successes to one connection go as one
+        // message ([0, OkMany, ids, values, index]) instead of one each.
+        const outs = out.value as Outcome[];
+        let sink: AnswerSink | undefined;
+        let ids: number[] = [];
+        let values: unknown[] = [];
+        const flush = () => {
+          if (ids.length === 1) sink!.send([ids[0]!, ResponseKind.Ok, values[0], out.index]);
+          else if (ids.length > 1) sink!.send([0, ResponseKind.OkMany, ids, values, out.index]);
+          ids = [];
+          values = [];
+        };
+        for (let i = 0; i < batch.length; i++) {
+          const b = batch[i]!;
+          const o = outs[i]!;
+          if (!o.ok || !b.run) {
+            this.answer(b, o, part.p);
+            continue;
+          }
+          if (b.conn !== sink) {
+            flush();
+            sink = b.conn;
+          }
+          ids.push(b.id);
+          values.push(o.value);
+        }
+        flush();
       },
       (err) => {
         const e = this.clientError(err, part.p);

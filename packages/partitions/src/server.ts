@@ -5,7 +5,7 @@
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { errorToWire, FrameDecoder, encodeFrame, isCommandRequest, requestSchemas, ResponseKind, type CommandRequest, type RequestKind } from '@tessera/client/protocol';
+import { errorToWire, FrameDecoder, encodeFrame, isCommandRequest, isCommandRunRequest, requestSchemas, ResponseKind, type CommandRequest, type CommandRunRequest, type RequestKind } from '@tessera/client/protocol';
 import { FrameError, type Logger } from '@tessera/raft';
 
 /** What the server asks of the node for each request kind. Handlers answer `[value, index]`. */
@@ -13,6 +13,8 @@ export interface RequestHandler {
   handle(kind: RequestKind, request: unknown[], conn: ClientConnection): Promise<[unknown, number]> | [unknown, number];
   /** The `cmd` hot path: queues the command; its answer is sent on `conn` later. Throws to refuse it at once. */
   submitCommand(request: CommandRequest, conn: AnswerSink): void;
+  /** The same for a `cmds` run; throws to refuse the whole run at once. */
+  submitCommands(request: CommandRunRequest, conn: AnswerSink): void;
   /** Extra wire fields for an error (e.g. the leader's client address). */
   describeError(err: unknown, request: unknown[]): { leaderAddress?: string; partition?: number };
   connectionClosed(conn: ClientConnection): void;
@@ -119,29 +121,23 @@ export class ClientServer {
       if (!Array.isArray(m) || typeof m[0] !== 'number' || !Number.isSafeInteger(m[0]) || m[0] < 1) throw new FrameError('a request must be an array starting with a positive integer id');
       const id = m[0];
       const kind = m[1] as RequestKind;
-      let req: unknown[];
-      if (kind === 'cmd' && isCommandRequest(m)) {
-        // The hot path: same checks as the schema without allocating, and no promise per command.
-        try {
-          this.handler.submitCommand(m as CommandRequest, conn);
-        } catch (err) {
-          conn.send([id, ResponseKind.Error, errorToWire(err, this.handler.describeError(err, m))]);
-        }
+      if (kind === 'cmd' || kind === 'cmds') {
+        this.onCommand(conn, kind, m);
         continue;
-      } else {
-        const schema = typeof kind === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, kind) ? requestSchemas[kind] : undefined;
-        if (!schema) {
-          conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `unknown request kind ${JSON.stringify(kind)}`, retryable: false }]);
-          continue;
-        }
-        const parsed = schema.safeParse(m);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `${kind}[${issue.path.join('.')}]: ${issue.message}`, retryable: false }]);
-          continue;
-        }
-        req = parsed.data as unknown[];
       }
+      // Every other kind: validated with its zod schema.
+      const schema = typeof kind === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, kind) ? requestSchemas[kind] : undefined;
+      if (!schema) {
+        conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `unknown request kind ${JSON.stringify(kind)}`, retryable: false }]);
+        continue;
+      }
+      const parsed = schema.safeParse(m);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `${kind}[${issue.path.join('.')}]: ${issue.message}`, retryable: false }]);
+        continue;
+      }
+      const req = parsed.data as unknown[];
       let r: Promise<[unknown, number]> | [unknown, number];
       try {
         r = this.handler.handle(kind, req, conn);
@@ -155,6 +151,31 @@ export class ClientServer {
           ([value, index]) => conn.send([id, ResponseKind.Ok, value, index]),
           (err) => conn.send([id, ResponseKind.Error, errorToWire(err, this.handler.describeError(err, req))]),
         );
+    }
+  }
+
+  /**
+   * The hot path: `cmd` and `cmds` requests are checked without allocating (falling back to the
+   * zod schema for its error message) and queued with no promise per command; the node answers
+   * each command on the connection.
+   */
+  private onCommand(conn: ClientConnection, kind: 'cmd' | 'cmds', m: unknown[]): void {
+    const id = m[0] as number;
+    if (!(kind === 'cmd' ? isCommandRequest(m) : isCommandRunRequest(m))) {
+      const parsed = requestSchemas[kind].safeParse(m);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        conn.send([id, ResponseKind.Error, { code: 'INVALID_REQUEST', message: `${kind}[${issue.path.join('.')}]: ${issue.message}`, retryable: false }]);
+        return;
+      }
+    }
+    try {
+      if (kind === 'cmd') this.handler.submitCommand(m as CommandRequest, conn);
+      else this.handler.submitCommands(m as CommandRunRequest, conn);
+    } catch (err) {
+      const wire = errorToWire(err, this.handler.describeError(err, m));
+      if (kind === 'cmd') conn.send([id, ResponseKind.Error, wire]);
+      else for (const each of m[10] as number[]) conn.send([each, ResponseKind.Error, wire]);
     }
   }
 

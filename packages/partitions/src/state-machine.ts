@@ -3,7 +3,7 @@
  * session table, and the log clock. Commands arrive as envelopes (envelope.ts).
  */
 import type { SnapshotSource, StateMachine } from '@tessera/raft';
-import { EntryKind, entryPackr, type BatchedCommand } from './envelope.js';
+import { EntryKind, entryPackr, type BatchedCommand, type CommandRun } from './envelope.js';
 import { ResourceError, type ApplyContext, type ResourceDefinition, type SessionEndContext } from './resource.js';
 import { SessionTable, type Outcome, type Session } from './sessions.js';
 
@@ -111,6 +111,21 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
         for (let i = 0; i < cmds.length; i++) outs[i] = this.applyOne(cmds[i] as BatchedCommand, index, time);
         return { ok: true, value: outs, index };
       }
+      case EntryKind.Runs: {
+        const runs = e[2] as CommandRun[];
+        let n = 0;
+        // Checked before anything is applied, so a malformed entry changes nothing.
+        for (const r of runs) {
+          if (!Array.isArray(r) || r.length !== 10 || !Array.isArray(r[7]) || !Array.isArray(r[8]) || !Array.isArray(r[9]) || r[7].length !== r[8].length || r[7].length !== r[9].length) throw new Error('malformed command run');
+          n += r[7].length;
+        }
+        const outs = new Array<Outcome>(n);
+        let o = 0;
+        for (const [timeoutMs, sid, open, ackBelow, type, name, op, seqs, inputs, keys] of runs) {
+          for (let i = 0; i < seqs.length; i++) outs[o++] = this.applyFields(timeoutMs, sid, seqs[i]!, ackBelow, open, type, name, op, inputs[i], keys[i]!, index, time);
+        }
+        return { ok: true, value: outs, index };
+      }
       case EntryKind.Clock:
         return { ok: true, value: null, index };
       case EntryKind.KeepAlive: {
@@ -149,6 +164,10 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
 
   private applyOne(c: BatchedCommand, index: number, time: number): Outcome {
     const [timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key] = c;
+    return this.applyFields(timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key, index, time);
+  }
+
+  private applyFields(timeoutMs: number, sid: string, seq: number, ackBelow: number, open: boolean, type: string, name: string, op: string, input: unknown, key: string | null, index: number, time: number): Outcome {
     const s = this.liveSession(sid, time, index, open, timeoutMs);
     if (!s) return fail('SESSION_EXPIRED', `session ${sid} expired or unknown on partition ${this.partition}`, index);
     if (seq < s.floor) return fail('STALE_REQUEST', `request ${seq} of session ${sid} was already acknowledged by its client`, index);

@@ -9,6 +9,11 @@
  *   [id, 'map']                                                     -> ClusterMap
  *   [id, 'cmd', partition, session, seq, ackBelow, open, timeoutMs,
  *        type, name, op, input, key | null]                         -> result      (index = log index)
+ *   [id, 'cmds', partition, session, open, timeoutMs, ackBelow,
+ *        type, name, op, ids[], seqs[], inputs[], keys[]]           -> one result per command
+ *        (a run of commands that differ only in id, seq, input and key: one message instead of
+ *        one each; `id` is ids[0], each command is answered under its own id; ackBelow holds
+ *        for every command of the run)
  *   [id, 'query', partition, type, name, op, input, key | null,
  *        consistency, minIndex]                                     -> result      (index = applied index)
  *   [id, 'keepalive', partition, session, open, timeoutMs]          -> null
@@ -22,13 +27,14 @@
  *   [id, 0, result, index]            success
  *   [id, 1, WireError]                failure
  *   [0, 2, subscriptionId, event, index]  an event of a subscription (subscriptionId = the 'sub' request id)
+ *   [0, 3, ids[], results[], index]   success of several commands at the same log index (one entry)
  */
 import { z } from 'zod';
 
 /** Protocol version spoken by this build; a node refuses a hello with another major version. */
 export const CLIENT_PROTOCOL_VERSION = 1;
 
-export const ResponseKind = { Ok: 0, Error: 1, Event: 2 } as const;
+export const ResponseKind = { Ok: 0, Error: 1, Event: 2, OkMany: 3 } as const;
 
 /** How a read is served. */
 export type Consistency = 'linearizable' | 'lease' | 'sequential' | 'stale';
@@ -61,6 +67,28 @@ export const commandRequest = z.tuple([
   z.unknown(),
   key,
 ]);
+/** Most commands in one `cmds` run. */
+export const MAX_RUN = 4096;
+export const commandRunRequest = z
+  .tuple([
+    id,
+    z.literal('cmds'),
+    partition,
+    session,
+    z.boolean(),
+    timeoutMs,
+    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    typeName,
+    name,
+    op,
+    z.array(id).min(1).max(MAX_RUN),
+    z.array(seq).min(1).max(MAX_RUN),
+    z.array(z.unknown()).min(1).max(MAX_RUN),
+    z.array(key).min(1).max(MAX_RUN),
+  ])
+  .refine((m) => m[10][0] === m[0] && m[11].length === m[10].length && m[12].length === m[10].length && m[13].length === m[10].length, {
+    message: 'ids, seqs, inputs and keys must have the same length and ids[0] must be the request id',
+  });
 export const queryRequest = z.tuple([id, z.literal('query'), partition, typeName, name, op, z.unknown(), key, consistencySchema, z.number().int().min(0)]);
 export const keepAliveRequest = z.tuple([id, z.literal('keepalive'), partition, session, z.boolean(), timeoutMs]);
 export const closeRequest = z.tuple([id, z.literal('close'), partition, session]);
@@ -70,6 +98,7 @@ export const pingRequest = z.tuple([id, z.literal('ping')]);
 
 export type HelloRequest = z.infer<typeof helloRequest>;
 export type CommandRequest = z.infer<typeof commandRequest>;
+export type CommandRunRequest = z.infer<typeof commandRunRequest>;
 export type QueryRequest = z.infer<typeof queryRequest>;
 
 /** Request schemas by kind (element 1 of the array). */
@@ -77,6 +106,7 @@ export const requestSchemas = {
   hello: helloRequest,
   map: mapRequest,
   cmd: commandRequest,
+  cmds: commandRunRequest,
   query: queryRequest,
   keepalive: keepAliveRequest,
   close: closeRequest,
@@ -137,4 +167,82 @@ export function isCommandRequest(m: readonly unknown[]): boolean {
     isStr(m[10], 1, 128) &&
     (m[12] === null || isStr(m[12], 0, 64 * 1024))
   );
+}
+
+const allInts = (a: unknown, min: number, max: number): boolean => {
+  if (!Array.isArray(a) || a.length < 1 || a.length > MAX_RUN) return false;
+  for (let i = 0; i < a.length; i++) if (!isInt(a[i], min, max)) return false;
+  return true;
+};
+
+/** The hot-path equivalent of `commandRunRequest.safeParse(m).success`; a test checks that both agree. */
+export function isCommandRunRequest(m: readonly unknown[]): boolean {
+  if (
+    !(
+      m.length === 14 &&
+      isInt(m[0], 1, Number.MAX_SAFE_INTEGER) &&
+      m[1] === 'cmds' &&
+      isInt(m[2], 0, 1 << 20) &&
+      isStr(m[3], 1, 128) &&
+      typeof m[4] === 'boolean' &&
+      isInt(m[5], 100, 24 * 3600 * 1000) &&
+      isInt(m[6], 0, Number.MAX_SAFE_INTEGER) &&
+      isStr(m[7], 1, 128) &&
+      isStr(m[8], 1, 1024) &&
+      isStr(m[9], 1, 128) &&
+      allInts(m[10], 1, Number.MAX_SAFE_INTEGER) &&
+      allInts(m[11], 1, Number.MAX_SAFE_INTEGER)
+    )
+  )
+    return false;
+  const ids = m[10] as number[];
+  const inputs = m[12];
+  const keys = m[13];
+  if (ids[0] !== m[0] || (m[11] as number[]).length !== ids.length || !Array.isArray(inputs) || inputs.length !== ids.length || !Array.isArray(keys) || keys.length !== ids.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (k !== null && !isStr(k, 0, 64 * 1024)) return false;
+  }
+  return true;
+}
+
+/**
+ * Merges `cmd` requests into `cmds` runs: consecutive commands (per partition, so the order of a
+ * partition's commands is kept) that agree on everything but id, seq, input and key travel as one
+ * message. The run's ackBelow is the largest of its commands': every command of the run is still
+ * waiting for its answer, so all their seqs are at or above it. Other messages pass unchanged.
+ */
+export function coalesceCommands(msgs: unknown[][]): unknown[][] {
+  let out: unknown[][] | undefined;
+  let open: Map<number, unknown[]> | undefined;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i]!;
+    if (m[1] !== 'cmd' || m.length !== 13) {
+      if (out) out.push(m);
+      continue;
+    }
+    open ??= new Map();
+    const p = m[2] as number;
+    const run = open.get(p);
+    if (run && run[3] === m[3] && run[4] === m[6] && run[5] === m[7] && run[7] === m[8] && run[8] === m[9] && run[9] === m[10]) {
+      if ((m[5] as number) > (run[6] as number)) run[6] = m[5];
+      (run[10] as unknown[]).push(m[0]);
+      (run[11] as unknown[]).push(m[4]);
+      (run[12] as unknown[]).push(m[11]);
+      (run[13] as unknown[]).push(m[12]);
+      if ((run[10] as unknown[]).length >= MAX_RUN) open.delete(p);
+      continue;
+    }
+    if (!out) out = msgs.slice(0, i);
+    const next = [m[0], 'cmds', p, m[3], m[6], m[7], m[5], m[8], m[9], m[10], [m[0]], [m[4]], [m[11]], [m[12]]];
+    open.set(p, next);
+    out.push(next);
+  }
+  if (!out) return msgs;
+  // A run of one goes as the plain command it was.
+  for (let i = 0; i < out.length; i++) {
+    const r = out[i]!;
+    if (r[1] === 'cmds' && (r[10] as unknown[]).length === 1) out[i] = [r[0], 'cmd', r[2], r[3], (r[11] as unknown[])[0], r[6], r[4], r[5], r[7], r[8], r[9], (r[12] as unknown[])[0], (r[13] as unknown[])[0]];
+  }
+  return out;
 }
