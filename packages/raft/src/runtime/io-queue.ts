@@ -8,17 +8,40 @@ type Op =
   | { kind: 'reset'; index: number }
   | { kind: 'append'; entries: LogEntry[]; done: (index: number, term: number) => void };
 
+/** Append calls handed to the log store before the oldest one resolved. */
+const MAX_APPENDS_IN_FLIGHT = 2;
+
+type AppendOp = Extract<Op, { kind: 'append' }>;
+
+/** An append call made to the log store, not yet reported. */
+interface Flight {
+  readonly op: AppendOp;
+  /** Clock time of the call (for `onPersist`). */
+  readonly at: number;
+  /** Settles with the call; never rejects (a failure is kept in `error`). */
+  settled: Promise<void>;
+  done: boolean;
+  error: Error | undefined;
+}
+
 /**
- * Serializes a group's storage writes. Appends queued while an earlier write is in flight are
- * merged into one call, so the number of syncs adapts to load (group commit). Completions are
- * reported in order; an append followed by a truncation reports only what the truncation keeps,
- * so the core never counts an entry as durable that storage is about to remove.
+ * Serializes a group's storage writes. Appends queued while earlier ones are in flight are merged
+ * into one call, so the number of syncs adapts to load (group commit). Up to two appends are
+ * handed to the log store at once (its contract orders them): the store encodes the second while
+ * the first is being written, instead of the CPU and the disk taking turns. Any other write waits
+ * until every append before it resolved, and appends after it wait for it. Completions are
+ * reported in order, each once its own append resolved; an append followed by a truncation
+ * reports only what the truncation keeps, so the core never counts an entry as durable that
+ * storage is about to remove.
  */
 export class IoQueue {
   private readonly ops: Op[] = [];
+  private readonly flights: Flight[] = [];
   private running = false;
   private idleWaiters: (() => void)[] = [];
   private broken = false;
+  /** Wakes {@link run} while it waits for the oldest append, so it can hand over the next one. */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly storage: GroupStorage,
@@ -75,14 +98,41 @@ export class IoQueue {
     if (this.broken) return;
     this.ops.push(op);
     if (!this.running) void this.run();
+    else if (op.kind === 'append' && this.wake) {
+      const w = this.wake;
+      this.wake = undefined;
+      w();
+    }
   }
 
   private async run(): Promise<void> {
     this.running = true;
     const { log, hardState } = this.storage;
     try {
-      while (this.ops.length > 0) {
-        const op = this.ops.shift()!;
+      for (;;) {
+        const op = this.ops[0];
+        if (op?.kind === 'append' && this.flights.length < MAX_APPENDS_IN_FLIGHT) {
+          this.ops.shift();
+          if (op.entries.length > 0) this.startAppend(op);
+          continue;
+        }
+        const oldest = this.flights[0];
+        if (oldest !== undefined) {
+          if (!oldest.done) {
+            if (op === undefined && this.flights.length < MAX_APPENDS_IN_FLIGHT) {
+              // Room for one more: also wake when an append arrives, to hand it over at once.
+              await Promise.race([oldest.settled, new Promise<void>((r) => (this.wake = r))]);
+              this.wake = undefined;
+            } else await oldest.settled;
+            continue;
+          }
+          this.flights.shift();
+          if (oldest.error !== undefined) throw oldest.error;
+          this.finishAppend(oldest);
+          continue;
+        }
+        if (op === undefined) break;
+        this.ops.shift();
         switch (op.kind) {
           case 'hs':
             await hardState.save(op.state);
@@ -99,34 +149,56 @@ export class IoQueue {
             if (log.lastIndex() >= log.firstIndex()) await log.truncateSuffix(log.firstIndex());
             await log.compactPrefix(op.index);
             break;
-          case 'append': {
-            if (op.entries.length === 0) break;
-            const t0 = this.onPersist ? this.clock!.now() : 0;
-            await log.append(op.entries);
-            if (this.onPersist) {
-              let bytes = 0;
-              for (const e of op.entries) bytes += e.data.byteLength;
-              this.onPersist(op.entries.length, bytes, this.clock!.now() - t0);
-            }
-            let safe = op.entries[op.entries.length - 1]!.index;
-            for (const later of this.ops) {
-              if (later.kind === 'truncate' && later.from - 1 < safe) safe = later.from - 1;
-              if (later.kind === 'reset') safe = -1;
-            }
-            const first = op.entries[0]!.index;
-            if (safe >= first) op.done(safe, op.entries[safe - first]!.term);
-            break;
-          }
         }
       }
     } catch (err) {
       this.broken = true;
       this.ops.length = 0;
+      this.flights.length = 0;
       this.onError(err as Error);
     } finally {
       this.running = false;
+      this.wake = undefined;
       const ws = this.idleWaiters.splice(0);
       for (const w of ws) w();
     }
+  }
+
+  /** Hands `op` to the log store without waiting for it (see {@link MAX_APPENDS_IN_FLIGHT}). */
+  private startAppend(op: AppendOp): void {
+    const f: Flight = { op, at: this.onPersist ? this.clock!.now() : 0, settled: Promise.resolve(), done: false, error: undefined };
+    let call: Promise<void>;
+    try {
+      call = this.storage.log.append(op.entries);
+    } catch (err) {
+      call = Promise.reject(err);
+    }
+    f.settled = call.then(
+      () => {
+        f.done = true;
+      },
+      (err: unknown) => {
+        f.done = true;
+        f.error = err instanceof Error ? err : new Error(String(err));
+      },
+    );
+    this.flights.push(f);
+  }
+
+  /** Reports a resolved append: what of it is durable and will stay (see the class comment). */
+  private finishAppend(f: Flight): void {
+    const op = f.op;
+    if (this.onPersist) {
+      let bytes = 0;
+      for (const e of op.entries) bytes += e.data.byteLength;
+      this.onPersist(op.entries.length, bytes, this.clock!.now() - f.at);
+    }
+    let safe = op.entries[op.entries.length - 1]!.index;
+    for (const later of this.ops) {
+      if (later.kind === 'truncate' && later.from - 1 < safe) safe = later.from - 1;
+      if (later.kind === 'reset') safe = -1;
+    }
+    const first = op.entries[0]!.index;
+    if (safe >= first) op.done(safe, op.entries[safe - first]!.term);
   }
 }
