@@ -57,6 +57,8 @@ interface LocalPartition {
   balanceBackoffUntil: number;
   /** Commands received in this turn, proposed together as one entry. */
   batch: PendingCommand[];
+  /** Batch entries proposed here and not yet settled (see `batching.maxEntriesInFlight`). */
+  inflight: number;
 }
 
 /** Most commands in one batch entry. */
@@ -178,7 +180,7 @@ export class PartitionNode {
       // costs every group an atomic file write (with fsyncs) per interval under load.
       config: { followerRequests: 'reject', commitPersistMs: 10_000, ...this.opts.raft },
     });
-    this.parts[p] = { p, group, sm, lastProposeAt: 0, balanceBackoffUntil: 0, batch: [] };
+    this.parts[p] = { p, group, sm, lastProposeAt: 0, balanceBackoffUntil: 0, batch: [], inflight: 0 };
   }
 
   // ------------------------------------------------------------------ introspection
@@ -364,9 +366,14 @@ export class PartitionNode {
   }
 
   private queueCommand(part: LocalPartition, c: PendingCommand): void {
-    if (part.batch.length === 0) queueMicrotask(() => this.flushBatch(part));
+    if (part.batch.length === 0) queueMicrotask(() => this.maybeFlush(part));
     part.batch.push(c);
     if (part.batch.length >= MAX_BATCH) this.flushBatch(part);
+  }
+
+  /** Proposes the partition's batch unless `batching.maxEntriesInFlight` entries are in flight (then it goes when one settles). */
+  private maybeFlush(part: LocalPartition): void {
+    if (part.inflight < this.opts.batching.maxEntriesInFlight) this.flushBatch(part);
   }
 
   /** Proposes the commands gathered for a partition (one client frame's worth, usually) as one entry. */
@@ -385,8 +392,14 @@ export class PartitionNode {
       for (let i = 0; i < batch.length; i++) cmds[i] = batch[i]!.cmd;
       bytes = encodeRuns(now, cmds);
     }
+    part.inflight++;
+    const settled = () => {
+      part.inflight--;
+      if (part.batch.length > 0) this.maybeFlush(part);
+    };
     part.group.propose(bytes).then(
       (out) => {
+        settled();
         if (batch.length === 1) {
           this.answer(batch[0]!, out, part.p);
           return;
@@ -424,6 +437,7 @@ export class PartitionNode {
         flush();
       },
       (err) => {
+        settled();
         const e = this.clientError(err, part.p);
         for (const b of batch) this.answerError(b, e, part.p);
       },

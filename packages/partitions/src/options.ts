@@ -80,6 +80,19 @@ export const nodeOptionsSchema = z
       })
       .strict()
       .default({ clockIntervalMs: 1_000 }),
+    batching: z
+      .object({
+        /**
+         * Batch entries a partition's leader keeps in flight (proposed, not yet applied). Commands
+         * arriving meanwhile wait and go in the next entry together (up to 1,024 per entry), so each
+         * replication round (one append, one fsync, messages, acknowledgements per replica) carries
+         * more commands: with many partitions and few commands in flight, rounds cost more than the
+         * commands in them. 1 is group commit; raise it to pipeline entries at the cost of rounds.
+         */
+        maxEntriesInFlight: z.number().int().min(1).max(1024).default(1),
+      })
+      .strict()
+      .default({ maxEntriesInFlight: 1 }),
     /** Share one timer among all groups' ticks (heartbeats of all partitions leave together). */
     coalesceTimers: z.boolean().default(true),
     /** Partition groups opened at once during start-up. */

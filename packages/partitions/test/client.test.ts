@@ -42,6 +42,38 @@ describe('client against three in-process nodes', () => {
     expect(await client.counter('c').get()).toBe(1);
   });
 
+  it("a 'cmds' run: each command validated on its own, the successes of one entry answered in one message", async () => {
+    cluster = await localCluster({ partitions: 1 });
+    await allLeaders(cluster);
+    const leader = cluster.nodes.find((n) => n.group(0)?.role === 'leader')!;
+    const { connect: tcp } = await import('node:net');
+    const { encodeFrame, FrameDecoder, ResponseKind } = await import('@tessera/client/protocol');
+    const [host, port] = leader.clientAddress!.split(':');
+    const msgs: unknown[][] = [];
+    const s = tcp({ host: host!, port: Number(port) });
+    const d = new FrameDecoder();
+    s.on('data', (c: Buffer) => d.push(c, (m) => msgs.push(...(m as unknown[][]))));
+    try {
+      await new Promise((r) => s.once('connect', r));
+      // ids 10..12; the middle input is null, which map.set refuses.
+      s.write(encodeFrame([[10, 'cmds', 0, 'raw-session', true, 30_000, 1, 'map', 'm', 'set', [10, 11, 12], [1, 2, 3], ['x', null, 'z'], ['a', 'b', 'c']]]));
+      const answered = () => msgs.flatMap((m) => (m[1] === ResponseKind.OkMany ? (m[2] as number[]) : [m[0] as number]));
+      await until(() => (answered().length >= 3 ? true : undefined), 'answers to the run');
+      const err = msgs.find((m) => m[1] === ResponseKind.Error)!;
+      expect(err[0]).toBe(11);
+      expect((err[2] as { code: string }).code).toBe('INVALID_INPUT');
+      const ok = msgs.find((m) => m[1] === ResponseKind.OkMany)!;
+      expect(ok[2]).toEqual([10, 12]);
+      expect(ok[3]).toEqual([null, null]);
+      expect(ok[4]).toBeGreaterThan(0);
+    } finally {
+      s.destroy();
+    }
+    client = await connect({ endpoints: cluster.endpoints() });
+    const m = client.map<string>('m');
+    expect([await m.get('a'), await m.get('b'), await m.get('c')]).toEqual(['x', null, 'z']);
+  });
+
   it('map: set, get, getAndSet, cas, delete, scan across partitions', async () => {
     cluster = await localCluster({ partitions: 8 });
     await allLeaders(cluster);
