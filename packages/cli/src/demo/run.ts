@@ -23,6 +23,8 @@ import { wordCount, wordsOf } from './word-count.js';
 const WORD_COUNT_MODULE = fileURLToPath(new URL('./word-count.js', import.meta.url));
 const CLUSTER_ID = 'demo';
 const PARTITIONS = 4;
+/** Give up when no line was applied (or failed) for this long. */
+const STALL_MS = 60_000;
 
 export interface DemoOptions {
   readonly dir?: string;
@@ -76,6 +78,7 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
   let client: TesseraClient | undefined;
   let sink: Sink | undefined;
   let interrupted = false;
+  let succeeded = false;
   const onSignal = () => {
     interrupted = true;
     progress.done();
@@ -155,13 +158,33 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
         },
       ),
     );
-    await Promise.all(pushes);
+    // A cluster that stops making progress must not leave the demo waiting forever.
+    let lastProgress = doneLines + failed;
+    let lastChange = performance.now();
+    let watchdog: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      watchdog = setInterval(() => {
+        const now = doneLines + failed;
+        if (now !== lastProgress) {
+          lastProgress = now;
+          lastChange = performance.now();
+        } else if (performance.now() - lastChange > STALL_MS) {
+          reject(new Error(`the stream made no progress for ${STALL_MS / 1000} s (${fmt(doneLines)} of ${fmt(text.lines.length)} lines applied, ${failed} failed${failures.length ? `: ${failures[0]}` : ''})`));
+        }
+      }, 1_000);
+    });
+    try {
+      await Promise.race([Promise.all(pushes), stalled]);
+    } finally {
+      clearInterval(watchdog);
+      clearInterval(timer);
+    }
     const seconds = (performance.now() - started) / 1000;
-    clearInterval(timer);
     tick();
     progress.done();
     const report = failover ? await failover : null;
-    await source.close();
+    // Closing tells the partitions to drop this source's duplicate filter; bounded, as it waits for stragglers.
+    await Promise.race([source.close(), new Promise((r) => setTimeout(r, 15_000).unref())]);
     say(`streamed ${fmt(text.words)} words in ${seconds.toFixed(2)} s${failed ? `; ${failed} pushes failed: ${failures.join('; ')}` : ''}`);
     if (report) {
       const commit = await waitForCatchUp(c.live().map((n) => n.adminAddress), 60_000);
@@ -209,6 +232,7 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
     say(`  retries          ${fmt(clientRetries)} requests re-sent by the client (a command re-sent is applied once: session dedup),`);
     say(`                   ${fmt(sourceRetries)} deliveries re-sent by the source, ${fmt(duplicates)} duplicates dropped by the counters' seen-sets`);
     if (o.json) io.out(JSON.stringify(summary));
+    succeeded = verified;
     return verified ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -218,7 +242,9 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
       sink?.close();
       await client?.close().catch(() => {});
       await cluster?.stop();
-      if (!o.dir) rmSync(dir, { recursive: true, force: true });
+      // A failed run keeps its temporary directory: the node logs are the evidence.
+      if (!o.dir && succeeded) rmSync(dir, { recursive: true, force: true });
+      else if (!o.dir) io.err(`kept ${dir} for inspection (node logs: ${join(dir, '<id>', 'node.log')})`);
     }
   }
 }
