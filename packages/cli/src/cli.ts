@@ -2,6 +2,7 @@
  * The `tessera` command line: every command, its flags and help. Exit codes: 0 success,
  * 1 runtime failure, 2 usage or configuration error.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { logLevels } from './config/schema.js';
 import { exitCodeOf, ExitCode } from './errors.js';
@@ -22,11 +23,15 @@ const logLevelOption = () => new Option('--log-level <level>', 'log level of the
 const dirOption = () => new Option('--dir <dir>', 'directory of the local cluster (`cluster up`) whose endpoints to use').default('./.tessera');
 const consistencyOption = () => new Option('--consistency <level>', 'read consistency').choices(['linearizable', 'lease', 'sequential', 'stale']).default('linearizable');
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Builds the program. `setExit` receives the exit code of the action that ran. */
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('tessera')
     .description('Tessera: stateful, fault-tolerant components on Raft. Run nodes and local clusters, inspect them, read and write resources, run the benchmarks and the demo.')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .exitOverride();
