@@ -2,6 +2,7 @@
  * Node configuration: the schema, environment overrides, file checks, the published JSON Schema,
  * and what the built binary does with good and bad configuration files (exit 2 naming the field).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,21 @@ describe('tessera node start (built binary)', () => {
       expect(await run(['kv', 'get', 'k', '--cluster', line.client])).toMatchObject({ code: 0, stdout: 'v\n' });
       expect(await node.stop()).toBe(0);
       expect(node.lines.some((l) => l.includes('"node stopped"'))).toBe(true);
+    } finally {
+      await node.stop(1_000);
+    }
+  }, 60_000);
+
+  it('serves Raft over TLS with the PEM files the configuration names', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'n1.key', '-out', 'n1.crt', '-days', '2', '-subj', '/CN=n1', '-addext', 'subjectAltName=DNS:n1,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+    const file = join(dir, 'tls.yaml');
+    writeFileSync(file, ['id: n1', 'members: [n1]', 'partitions: { count: 1, replicationFactor: 1 }', 'storage: { engine: memory }', 'transport: { kind: tcp, tls: { cert: ./n1.crt, key: ./n1.key, ca: ./n1.crt } }', ''].join('\n'));
+    const node = background(['node', 'start', '--config', file]);
+    try {
+      const listening = JSON.parse(await node.waitForLine((l) => l.includes('"tcp transport listening"'), 30_000)) as { tls: boolean };
+      expect(listening.tls).toBe(true);
+      await node.waitForLine((l) => l.includes('"node started"'), 30_000);
+      expect(await node.stop()).toBe(0);
     } finally {
       await node.stop(1_000);
     }
