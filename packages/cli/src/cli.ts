@@ -67,12 +67,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--nats-url <url>', 'NATS server for --transport nats')
     .addOption(new Option('--partitions <n>', 'number of partitions').argParser(int(1, 65_536)).default(8))
     .addOption(new Option('--replicas <n>', 'replicas per partition').argParser(int(1, 15)).default(3))
+    .option('--network <module[#export]>', 'host a component network on every node: an ES module exporting it (repeatable; kept for restarts)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print the endpoints as one JSON object', false)
     .addOption(logLevelOption())
-    .action(async (o: { nodes: number; dir: string; storage: 'file' | 'memory' | 'rocksdb'; transport: 'tcp' | 'nats'; natsUrl?: string; partitions: number; replicas: number; json: boolean; logLevel?: string }, cmd: Command) => {
+    .action(async (o: { nodes: number; dir: string; storage: 'file' | 'memory' | 'rocksdb'; transport: 'tcp' | 'nats'; natsUrl?: string; partitions: number; replicas: number; network: string[]; json: boolean; logLevel?: string }, cmd: Command) => {
       const { clusterUp } = await import('./commands/cluster-up.js');
       const explicit = new Set(['nodes', 'partitions', 'replicas', 'storage', 'transport'].filter((k) => cmd.getOptionValueSource(k) === 'cli'));
-      setExit(await clusterUp({ ...o, explicit }, io.out, io.err));
+      const networks = o.network.map((n) => {
+        const i = n.lastIndexOf('#');
+        return i > 0 ? { module: n.slice(0, i), export: n.slice(i + 1) } : { module: n, export: 'default' };
+      });
+      setExit(await clusterUp({ ...o, networks, explicit }, io.out, io.err));
     });
 
   program

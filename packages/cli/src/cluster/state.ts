@@ -36,6 +36,8 @@ export const clusterStateSchema = z.object({
   partitions: z.number().int().min(1),
   replicas: z.number().int().min(1),
   natsUrl: z.string().optional(),
+  /** Component networks every node hosts (absolute module paths or package specifiers). */
+  networks: z.array(z.object({ module: z.string().min(1), export: z.string().min(1) })).optional(),
   nodes: z.array(clusterNodeSchema).min(1),
   /** Present while `cluster up` runs. */
   running: z.object({ pid: z.number().int(), startedAt: z.string(), nodes: z.array(liveNodeSchema) }).optional(),

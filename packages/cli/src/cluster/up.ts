@@ -5,7 +5,7 @@
  * on restart, so a cluster restarted on the same directory recovers its data at the same addresses.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { NodeRecord } from '@tessera/raft';
 import type { NodeConfigInput } from '../config/schema.js';
 import { UsageError } from '../errors.js';
@@ -61,8 +61,13 @@ function nodeConfig(st: ClusterState, id: string, ports: ClusterState['nodes'][n
     client: { listen: { host, port: ports.client } },
     admin: { listen: { host, port: ports.admin } },
     ...(opts.raft ? { raft: opts.raft } : {}),
-    ...(opts.networks && opts.networks.length > 0 ? { networks: opts.networks } : {}),
+    ...(st.networks && st.networks.length > 0 ? { networks: st.networks } : {}),
   };
+}
+
+/** Module paths made absolute (node configurations live elsewhere), exports defaulted. */
+function networksOf(list: NonNullable<LocalClusterOptions['networks']>): { module: string; export: string }[] {
+  return list.map((n) => ({ module: n.module.startsWith('.') || isAbsolute(n.module) ? resolve(n.module) : n.module, export: n.export ?? 'default' }));
 }
 
 const portOf = (address: string | undefined) => (address ? Number(address.slice(address.lastIndexOf(':') + 1)) : 0);
@@ -84,7 +89,8 @@ function prepareState(opts: LocalClusterOptions, dir: string): ClusterState {
     clash('storage', existing.storage, opts.storage);
     clash('transport', existing.transport, opts.transport);
     const { running: _running, ...rest } = existing;
-    return { ...rest, ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}) };
+    // Networks given again replace the recorded ones; otherwise the nodes keep hosting what they hosted.
+    return { ...rest, ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}), ...(opts.networks && opts.networks.length > 0 ? { networks: networksOf(opts.networks) } : {}) };
   }
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 64) throw new UsageError(`--nodes ${opts.nodes}: expected 1..64`);
   if (!Number.isInteger(opts.partitions) || opts.partitions < 1 || opts.partitions > 65_536) throw new UsageError(`--partitions ${opts.partitions}: expected 1..65536`);
@@ -99,6 +105,7 @@ function prepareState(opts: LocalClusterOptions, dir: string): ClusterState {
     partitions: opts.partitions,
     replicas: opts.replicas,
     ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}),
+    ...(opts.networks && opts.networks.length > 0 ? { networks: networksOf(opts.networks) } : {}),
     nodes: Array.from({ length: opts.nodes }, (_, i) => ({ id: `n${i + 1}`, ports: { raft: 0, client: 0, admin: 0 } })),
   };
 }
