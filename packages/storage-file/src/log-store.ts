@@ -20,7 +20,8 @@
  * to be written (not synced); calls that destroy bytes (truncation, compaction) wait for the reads
  * made before them, so a read never sees its bytes change under it.
  */
-import { unlink } from 'node:fs/promises';
+import { fdatasync, write } from 'node:fs';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, LogCompactedError, LogRangeError, StorageError, type LogEntry, type LogStore, type Logger } from '@tessera/raft';
 import { asStorageError, fsyncDir, readFull, writeAll, type Crc32cFn } from '@tessera/snapshot-files';
@@ -77,16 +78,25 @@ interface Span {
   readonly runs: FrameRun[];
 }
 
-/** A queued call's file work, run after every earlier one. */
+/**
+ * A queued call's file work, run after every earlier one. It reports by calling `ok` or `fail`
+ * (once), possibly straight from an I/O callback: no promise turns between one task's end and
+ * the next one's start.
+ */
 interface Task {
   readonly what: string;
-  readonly run: () => Promise<void>;
+  readonly run: (ok: () => void, fail: (err: unknown) => void) => void;
   readonly always: (() => void) | undefined;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
 
 const noop = (): void => {};
+
+/** A task from an async function. */
+function fromAsync(run: () => Promise<void>): Task['run'] {
+  return (ok, fail) => void run().then(ok, fail);
+}
 
 export class FileLogStore implements LogStore {
   private readonly queue: Task[] = [];
@@ -159,28 +169,47 @@ export class FileLogStore implements LogStore {
       markWritten();
     };
     const sync = this.opts.sync;
-    const writeThrough = this.writeThrough;
-    return this.enqueue(
-      'append',
-      async () => {
-        // The open handle is taken without a turn of the event loop, so the write is in the thread
-        // pool before the previous call's caller resumes (see the module comment).
-        let fh = roll ? undefined : target.openHandle();
+    const afterWrite = (fh: FileHandle, ok: () => void, fail: (err: unknown) => void): void => {
+      encoder.release(buf);
+      settled();
+      if (sync === 'always') {
+        if (this.writeThrough) ok();
+        else fdatasync(fh.fd, (err) => (err ? fail(err) : ok()));
+      } else {
+        target.dirty = true;
+        if (sync === 'interval') this.scheduleSync();
+        ok();
+      }
+    };
+    const slow = async (fh: FileHandle | undefined, done: number): Promise<FileHandle> => {
+      if (fh === undefined) {
         if (roll) {
           // The previous segment must be durable before a newer one exists (recovery relies on it).
           if (prev?.dirty && sync !== 'never') await this.syncSegment(prev);
           fh = await target.create(encodeSegmentHeader(this.opts.crc32c), sync !== 'never');
           if (sync !== 'never') await fsyncDir(this.opts.dir);
-        } else fh ??= await target.handle();
-        await writeAll(fh!, buf, size, base);
-        encoder.release(buf);
-        settled();
-        if (sync === 'always') {
-          if (!writeThrough) await fh!.datasync();
-        } else {
-          target.dirty = true;
-          if (sync === 'interval') this.scheduleSync();
+        } else fh = await target.handle();
+      }
+      await writeAll(fh, buf.subarray(done, size), size - done, base + done);
+      return fh;
+    };
+    return this.enqueueTask(
+      'append',
+      (ok, fail) => {
+        const fh = roll ? undefined : target.openHandle();
+        if (fh === undefined) {
+          slow(undefined, 0).then((h) => afterWrite(h, ok, fail), fail);
+          return;
         }
+        // The common case: the callback API on the open descriptor, so that this write's
+        // completion starts the next call's write without a turn of the event loop (see the
+        // module comment). The handle stays open: only queued tasks close segments.
+        write(fh.fd, buf, 0, size, base, (err, n) => {
+          if (err) fail(err);
+          else if (n === size) afterWrite(fh, ok, fail);
+          else if (n <= 0) fail(new Error(`write returned ${n}`));
+          else slow(fh, n).then(() => afterWrite(fh, ok, fail), fail);
+        });
       },
       settled,
     );
@@ -327,12 +356,17 @@ export class FileLogStore implements LogStore {
    * longer matches the files, so every later call fails too. `always` runs whether or not `task` did.
    */
   private enqueue(what: string, run: () => Promise<void>, always?: () => void): Promise<void> {
+    return this.enqueueTask(what, fromAsync(run), always);
+  }
+
+  /** Like {@link enqueue}, for a task that reports through callbacks (see {@link Task}). */
+  private enqueueTask(what: string, run: Task['run'], always?: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => this.push({ what, run, always, resolve, reject }));
   }
 
   /** Like {@link enqueue}, but `done` is called once every earlier task settled, failed or not. */
   private enqueueUnchecked(what: string, run: () => Promise<void>, done: () => void): void {
-    this.push({ what, run, always: undefined, resolve: done, reject: () => done() });
+    this.push({ what, run: fromAsync(run), always: undefined, resolve: done, reject: () => done() });
   }
 
   private push(t: Task): void {
@@ -346,33 +380,42 @@ export class FileLogStore implements LogStore {
    * after whatever the settled promise's caller does next on the event loop.
    */
   private next(): void {
-    const t = this.queue.shift();
-    if (t === undefined) {
-      this.running = false;
-      return;
-    }
-    this.running = true;
-    let p: Promise<void>;
-    try {
-      if (this.failure) throw new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure });
-      p = t.run();
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      () => {
+    for (;;) {
+      const t = this.queue.shift();
+      if (t === undefined) {
+        this.running = false;
+        return;
+      }
+      this.running = true;
+      if (this.failure) {
+        t.always?.();
+        t.reject(new StorageError(`log of group ${this.opts.group} failed earlier: ${this.failure.message}`, { cause: this.failure }));
+        continue;
+      }
+      let settled = false;
+      const ok = (): void => {
+        if (settled) return;
+        settled = true;
         t.always?.();
         this.next();
         t.resolve();
-      },
-      (err: unknown) => {
+      };
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
         const e = asStorageError(err, `${t.what} failed in group ${this.opts.group}`);
         this.failure ??= e;
         t.always?.();
         this.next();
         t.reject(e);
-      },
-    );
+      };
+      try {
+        t.run(ok, fail);
+      } catch (err) {
+        fail(err);
+      }
+      return;
+    }
   }
 
   private async syncSegment(s: Segment): Promise<void> {

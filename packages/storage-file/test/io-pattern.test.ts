@@ -6,6 +6,7 @@
  * the previous one resolved never overlap it on disk, and the next write is issued before the
  * previous call's caller resumes.
  */
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { mkdtemp, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,41 +20,67 @@ interface Counts {
   datasync: number;
 }
 
+type Fn = (...a: unknown[]) => unknown;
+
 let dir: string;
 let counts: Counts;
 let restore: () => void;
-/** Calls on FileHandles, in order, for the pipelining test. */
+/** Writes and resolutions, in order, for the pipelining test. */
 let events: string[];
 let writesInFlight = 0;
 let maxWritesInFlight = 0;
 
+function wroteStart(): () => void {
+  counts.write++;
+  events.push('write');
+  maxWritesInFlight = Math.max(maxWritesInFlight, ++writesInFlight);
+  return () => void writesInFlight--;
+}
+
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-io-'));
-  // Count calls on every FileHandle (they share one prototype).
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => unknown; datasync: () => unknown };
-  await probe.close();
   counts = { write: 0, datasync: 0 };
   events = [];
   writesInFlight = 0;
   maxWritesInFlight = 0;
-  const { write, datasync } = proto;
+  // Count writes and fdatasyncs through both APIs the store may use: FileHandle methods (they
+  // share one prototype) and the callback functions of node:fs (patched on the module object,
+  // then synced into the ES module bindings the store imported).
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: Fn; datasync: Fn };
+  await probe.close();
+  const fs = createRequire(import.meta.url)('node:fs') as { write: Fn; fdatasync: Fn; fsync: Fn };
+  const saved = { write: proto.write, datasync: proto.datasync, fsWrite: fs.write, fsFdatasync: fs.fdatasync };
   proto.write = function (this: unknown, ...a: unknown[]) {
-    counts.write++;
-    events.push('write');
-    maxWritesInFlight = Math.max(maxWritesInFlight, ++writesInFlight);
-    const p = write.apply(this, a) as Promise<unknown>;
-    const done = () => void writesInFlight--;
+    const done = wroteStart();
+    const p = saved.write.apply(this, a) as Promise<unknown>;
     p.then(done, done);
     return p;
   };
   proto.datasync = function (this: unknown) {
     counts.datasync++;
-    return datasync.apply(this);
+    return saved.datasync.apply(this);
   };
+  fs.write = function (this: unknown, ...a: unknown[]) {
+    const done = wroteStart();
+    const cb = a[a.length - 1] as Fn;
+    a[a.length - 1] = (...r: unknown[]) => {
+      done();
+      return cb(...r);
+    };
+    return saved.fsWrite.apply(this, a);
+  };
+  fs.fdatasync = function (this: unknown, ...a: unknown[]) {
+    counts.datasync++;
+    return saved.fsFdatasync.apply(this, a);
+  };
+  syncBuiltinESMExports();
   restore = () => {
-    proto.write = write;
-    proto.datasync = datasync;
+    proto.write = saved.write;
+    proto.datasync = saved.datasync;
+    fs.write = saved.fsWrite;
+    fs.fdatasync = saved.fsFdatasync;
+    syncBuiltinESMExports();
   };
 });
 
@@ -150,5 +177,30 @@ it('sync interval: the append resolves without fdatasync; one follows within syn
   }
   // Both appends were covered by one sync.
   expect(counts.datasync).toBe(before + 1);
+  await engine.close();
+});
+
+it('a failed write rejects its append and every later call, and a call queued behind it never writes', async () => {
+  const engine = await fileStorage({ dir: join(dir, 'store') });
+  const { log } = await engine.openGroup('g');
+  await log.append(entries(1, 1, 1));
+  const fs = createRequire(import.meta.url)('node:fs') as { write: Fn };
+  const real = fs.write;
+  fs.write = (...a: unknown[]) => {
+    const cb = a[a.length - 1] as Fn;
+    process.nextTick(() => cb(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })));
+  };
+  syncBuiltinESMExports();
+  const before = counts.write;
+  try {
+    const [failed, queued] = await Promise.allSettled([log.append(entries(2, 2, 1)), log.append(entries(3, 3, 1))]);
+    expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE', message: expect.stringContaining('EIO') } });
+    expect(queued).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE', message: expect.stringContaining('failed earlier') } });
+    await expect(log.append(entries(4, 4, 1))).rejects.toMatchObject({ code: 'STORAGE' });
+    expect(counts.write).toBe(before);
+  } finally {
+    fs.write = real;
+    syncBuiltinESMExports();
+  }
   await engine.close();
 });
