@@ -16,6 +16,7 @@ import { waitForCatchUp } from '../cluster/wait.js';
 import { UsageError } from '../errors.js';
 import { killLeader, type FailoverReport } from './failover.js';
 import { createProgress } from './progress.js';
+import { fmt, printSummary, type DemoSummary } from './summary.js';
 import { compareCounts, loadText } from './text.js';
 import { wordCount, wordsOf } from './word-count.js';
 
@@ -36,29 +37,7 @@ export interface DemoOptions {
   readonly logLevel: string;
 }
 
-/** The demo's result (`--json` prints it). */
-export interface DemoSummary {
-  readonly text: string;
-  readonly lines: number;
-  readonly words: number;
-  readonly distinctWords: number;
-  readonly seconds: number;
-  readonly eventsPerSecond: number;
-  readonly failover: FailoverReport | null;
-  readonly lost: number;
-  readonly doubleCounted: number;
-  /** Messages the counters received again after the failover and dropped as already applied. */
-  readonly duplicatesDropped: number;
-  /** Requests the client re-sent (after a timeout, a lost connection, a NotLeader answer), and deliveries the source re-sent. */
-  readonly clientRetries: number;
-  readonly sourceRetries: number;
-  readonly pushFailures: number;
-  readonly sinkOutputs: number;
-  readonly verified: boolean;
-  readonly dir: string;
-}
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function bar(fraction: number, width = 20): string {
   const full = Math.round(fraction * width);
@@ -223,14 +202,7 @@ export async function demo(o: DemoOptions, io: Io): Promise<number> {
       verified,
       dir,
     };
-    say('');
-    say('summary');
-    say(`  events/s         ${fmt(summary.eventsPerSecond)} words/s (${fmt(text.words)} words through splitter and counter in ${seconds.toFixed(2)} s)`);
-    say(report ? `  failover         ${(report.failoverMs / 1000).toFixed(2)} s (SIGKILL of ${report.killed} until ${report.newLeader} led counter partition 0)` : '  failover         none (--no-kill)');
-    say(`  messages lost    ${fmt(cmp.lost)}`);
-    say(`  double-counted   ${fmt(cmp.doubled)}`);
-    say(`  retries          ${fmt(clientRetries)} requests re-sent by the client (a command re-sent is applied once: session dedup),`);
-    say(`                   ${fmt(sourceRetries)} deliveries re-sent by the source, ${fmt(duplicates)} duplicates dropped by the counters' seen-sets`);
+    printSummary(summary, say);
     if (o.json) io.out(JSON.stringify(summary));
     succeeded = verified;
     return verified ? 0 : 1;
