@@ -228,6 +228,9 @@ interface LoadResult extends Result {
   syncsPerSec?: number;
   /** Commands per Raft entry (the node batches one client frame's commands for a partition). */
   commandsPerEntry?: number;
+  /** read/write system calls (sockets and files, all server processes) per commit. */
+  readSyscallsPerCommit?: number;
+  writeSyscallsPerCommit?: number;
 }
 
 async function runLoad(client: Child, job: object, pids: number[], nodes?: Child[]): Promise<LoadResult> {
@@ -236,11 +239,17 @@ async function runLoad(client: Child, job: object, pids: number[], nodes?: Child
   client.send(job);
   await started;
   const cpu0 = pids.map(procCpuSeconds);
+  const io0 = pids.map(procSyscalls);
   const c0 = await nodeCounters(nodes);
   const r = (await result) as Result;
   const cpu1 = pids.map(procCpuSeconds);
+  const io1 = pids.map(procSyscalls);
   const c1 = await nodeCounters(nodes);
   const out: LoadResult = { ...r, serverCpu: cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0) };
+  if (r.commits > 0) {
+    out.readSyscallsPerCommit = io1.reduce((a, c, i) => a + c.reads - io0[i]!.reads, 0) / r.commits;
+    out.writeSyscallsPerCommit = io1.reduce((a, c, i) => a + c.writes - io0[i]!.writes, 0) / r.commits;
+  }
   if (c0 && c1) {
     out.syncsPerSec = (c1.appends - c0.appends) / r.elapsed;
     const entries = c1.proposedEntries - c0.proposedEntries;
@@ -263,8 +272,19 @@ function row(system: string, s: Settings, params: Record<string, string | number
       clientCpuSecPer100k: per100k(r.cpu),
       errors: r.errors,
       ...(r.syncsPerSec !== undefined ? { syncsPerSec: Math.round(r.syncsPerSec), commandsPerEntry: Math.round(r.commandsPerEntry! * 10) / 10 } : {}),
+      ...(r.writeSyscallsPerCommit !== undefined ? { readsPerCommit: Math.round(r.readSyscallsPerCommit! * 1000) / 1000, writesPerCommit: Math.round(r.writeSyscallsPerCommit * 1000) / 1000 } : {}),
     },
   };
+}
+
+/** Read and write system calls a process has made so far (all threads), from /proc (Linux). */
+export function procSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/syscr:\s+(\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
 }
 
 /** RSS of a process in MiB, from /proc. */
@@ -349,7 +369,8 @@ const bench: Benchmark = async (ctx) => {
           ctx.log(
             `tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
               `CPU s/100k ${cpu(out.extra!.cpuSecPer100k)} (nodes ${cpu(out.extra!.serverCpuSecPer100k)}, client ${cpu(out.extra!.clientCpuSecPer100k)}), ` +
-              `${Math.round(r.syncsPerSec ?? 0)} syncs/s (3 nodes), ${(r.commandsPerEntry ?? 0).toFixed(1)} commands/entry, ${r.errors} errors`,
+              `${Math.round(r.syncsPerSec ?? 0)} syncs/s (3 nodes), ${(r.commandsPerEntry ?? 0).toFixed(1)} commands/entry, ` +
+              `syscalls/commit ${(r.readSyscallsPerCommit ?? 0).toFixed(3)} read ${(r.writeSyscallsPerCommit ?? 0).toFixed(3)} write, ${r.errors} errors`,
           );
         }
       } finally {
