@@ -224,6 +224,8 @@ async function nodeCounters(nodes: Child[] | undefined): Promise<NodeCounters | 
 
 interface LoadResult extends Result {
   serverCpu: number;
+  /** CPU seconds of each server process (n1, n2, n3: at P=1, n1 leads). */
+  perServerCpu: number[];
   /** Fsynced appends per second, all nodes together. */
   syncsPerSec?: number;
   /** Commands per Raft entry (the node batches one client frame's commands for a partition). */
@@ -245,7 +247,7 @@ async function runLoad(client: Child, job: object, pids: number[], nodes?: Child
   const cpu1 = pids.map(procCpuSeconds);
   const io1 = pids.map(procSyscalls);
   const c1 = await nodeCounters(nodes);
-  const out: LoadResult = { ...r, serverCpu: cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0) };
+  const out: LoadResult = { ...r, serverCpu: cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0), perServerCpu: cpu1.map((c, i) => c - cpu0[i]!) };
   if (r.commits > 0) {
     out.readSyscallsPerCommit = io1.reduce((a, c, i) => a + c.reads - io0[i]!.reads, 0) / r.commits;
     out.writeSyscallsPerCommit = io1.reduce((a, c, i) => a + c.writes - io0[i]!.writes, 0) / r.commits;
@@ -269,6 +271,7 @@ function row(system: string, s: Settings, params: Record<string, string | number
     extra: {
       cpuSecPer100k: per100k(r.serverCpu + r.cpu),
       serverCpuSecPer100k: per100k(r.serverCpu),
+      perServerCpuSecPer100k: r.perServerCpu.map((c) => Math.round(per100k(c) * 100) / 100).join('/'),
       clientCpuSecPer100k: per100k(r.cpu),
       errors: r.errors,
       ...(r.syncsPerSec !== undefined ? { syncsPerSec: Math.round(r.syncsPerSec), commandsPerEntry: Math.round(r.commandsPerEntry! * 10) / 10 } : {}),
@@ -368,7 +371,7 @@ const bench: Benchmark = async (ctx) => {
           const cpu = (x: unknown) => (x as number).toFixed(2);
           ctx.log(
             `tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
-              `CPU s/100k ${cpu(out.extra!.cpuSecPer100k)} (nodes ${cpu(out.extra!.serverCpuSecPer100k)}, client ${cpu(out.extra!.clientCpuSecPer100k)}), ` +
+              `CPU s/100k ${cpu(out.extra!.cpuSecPer100k)} (nodes ${cpu(out.extra!.serverCpuSecPer100k)} = ${out.extra!.perServerCpuSecPer100k}, client ${cpu(out.extra!.clientCpuSecPer100k)}), ` +
               `${Math.round(r.syncsPerSec ?? 0)} syncs/s (3 nodes), ${(r.commandsPerEntry ?? 0).toFixed(1)} commands/entry, ` +
               `syscalls/commit ${(r.readSyscallsPerCommit ?? 0).toFixed(3)} read ${(r.writeSyscallsPerCommit ?? 0).toFixed(3)} write, ${r.errors} errors`,
           );
