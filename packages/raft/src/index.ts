@@ -18,6 +18,6 @@ export type { CoreConfig, CoreInit, Ready, ReadState, PropResult, SoftState, Sna
 export { RaftGroup, type RaftGroupOptions, type GroupStatus, type ReadOptions, type ReadConsistency } from './runtime/group.js';
 export { RaftHost, type RaftHostOptions, type HostedGroupOptions } from './runtime/host.js';
 export { InProcessNetwork } from './transport/in-process.js';
-export { encodeBatch, decodeBatch, CODEC_VERSION, type DecodedBatch } from './codec/message-codec.js';
+export { batchBound, encodeBatch, encodeBatchInto, decodeBatch, CODEC_VERSION, type DecodedBatch } from './codec/message-codec.js';
 export { encodeMembership, decodeMembership, sameMembership } from './membership.js';
 export { type Discovery, type DiscoveryEvent, type DiscoveryListener, type NodeRecord, type NodeRecordInput, type StaticDiscoveryOptions, nodeRecordSchema, nodeAddressSchema, staticDiscoveryOptionsSchema, staticDiscovery, raftAddressResolver, parseNodeRecord, canonicalNodeRecord, freezeRecord, DiscoveryClosedError, DiscoveryUnavailableError, DiscoveryConflictError } from './interfaces/discovery.js';

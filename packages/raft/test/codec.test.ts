@@ -5,7 +5,7 @@
  * either returns the whole batch or throws FrameError; nothing else may escape.
  */
 import { describe, expect, it } from 'vitest';
-import { CODEC_VERSION, decodeBatch, encodeBatch, EntryType, FrameError, message, MessageType, TesseraError, type LogEntry, type Message } from '../src/index.js';
+import { batchBound, CODEC_VERSION, decodeBatch, encodeBatch, encodeBatchInto, EntryType, FrameError, message, MessageType, TesseraError, type LogEntry, type Message } from '../src/index.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
@@ -114,6 +114,14 @@ class Bytes {
 /** Encodes, decodes (from the bytes as returned and from a view inside a larger Buffer) and compares. */
 function roundTrip(from: string, to: string, messages: Message[]): Uint8Array {
   const encoded = encodeBatch(from, to, messages);
+  // encodeBatchInto writes the same bytes within batchBound, at an offset, touching nothing else.
+  const bound = batchBound(from, to, messages);
+  expect(bound).toBeGreaterThanOrEqual(encoded.length);
+  const into = new Uint8Array(bound + 9).fill(0xee);
+  const end = encodeBatchInto(into, 4, from, to, messages);
+  expect(end).toBe(4 + encoded.length);
+  expect(Buffer.from(into.subarray(4, end)).equals(Buffer.from(encoded))).toBe(true);
+  expect([...into.subarray(0, 4), ...into.subarray(end)].every((b) => b === 0xee)).toBe(true);
   const inside = Buffer.concat([Buffer.from([1, 2, 3]), encoded, Buffer.from([4, 5])]);
   const views = [encoded, new Uint8Array(inside.buffer, inside.byteOffset + 3, encoded.length), inside.subarray(3, 3 + encoded.length)];
   for (const view of views) {
@@ -270,6 +278,21 @@ describe('codec round trips', () => {
     expect(Buffer.from(x).equals(Buffer.from(y))).toBe(true);
     x.fill(0);
     expect(decodeBatch(y).messages).toHaveLength(ms.length);
+  });
+
+  it('encodeBatchInto refuses a short buffer or a bad offset with RangeError and writes nothing outside the buffer', () => {
+    const ms = everyType('a', 'b', 'g');
+    const size = encodeBatch('a', 'b', ms).length;
+    for (const room of [0, 1, size - 1, Math.floor(size / 2)]) {
+      // A view inside a larger array: the bytes around it must stay as they were.
+      const outer = new Uint8Array(room + 16).fill(0xee);
+      const view = outer.subarray(8, 8 + room);
+      expect(() => encodeBatchInto(view, 0, 'a', 'b', ms), `room ${room}`).toThrow(RangeError);
+      expect([...outer.subarray(0, 8), ...outer.subarray(8 + room)].every((b) => b === 0xee)).toBe(true);
+    }
+    const big = new Uint8Array(size + 10);
+    for (const offset of [-1, 0.5, size + 11, NaN]) expect(() => encodeBatchInto(big, offset, 'a', 'b', ms), `offset ${offset}`).toThrow(RangeError);
+    expect(encodeBatchInto(big, 10, 'a', 'b', ms)).toBe(size + 10);
   });
 
   it('decoded messages have the property order of message(), so the engine sees one object shape', () => {

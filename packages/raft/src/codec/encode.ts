@@ -14,8 +14,11 @@ function varintBound(v: number): number {
   return v < 0x80 ? 1 : 8;
 }
 
-/** Upper bound of a batch's encoded size. */
-function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number {
+/**
+ * Upper bound of the bytes {@link encodeBatch} writes for these messages: what a buffer handed to
+ * {@link encodeBatchInto} must have room for.
+ */
+export function batchBound(from: NodeId, to: NodeId, messages: readonly Message[]): number {
   let n = 1 + boundStr(from) + boundStr(to) + 5;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
@@ -37,8 +40,32 @@ function boundOf(from: NodeId, to: NodeId, messages: readonly Message[]): number
  * as a peer closing the connection on every retry.
  */
 export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message[]): Uint8Array {
-  const bound = boundOf(from, to, messages);
-  const w = new Writer(allocOutput(bound));
+  const bound = batchBound(from, to, messages);
+  const out = allocOutput(bound);
+  const end = encodeAt(out, 0, from, to, messages);
+  if (end > bound) throw new Error(`codec bound ${bound} too small for ${end} bytes`);
+  // A fresh view (not subarray: cheaper, and never a Buffer) of exactly the bytes written.
+  return new Uint8Array(out.buffer, out.byteOffset, end);
+}
+
+/**
+ * Encodes like {@link encodeBatch}, but into `out` from `offset`, which must leave at least
+ * {@link batchBound} bytes; returns the offset after the last byte written. For callers that reuse
+ * their output memory (a transport's write buffers: memory written before costs less than fresh
+ * memory, which the kernel hands over page by page) or frame the batch in place. Throws RangeError
+ * as encodeBatch does, and if `out` is too short (nothing is written outside `out`).
+ */
+export function encodeBatchInto(out: Uint8Array, offset: number, from: NodeId, to: NodeId, messages: readonly Message[]): number {
+  if (!(offset >= 0 && offset <= out.length && (offset | 0) === offset)) throw new RangeError(`bad offset ${offset} for a buffer of ${out.length} bytes`);
+  // A typed array drops writes past its end (and `set` throws a RangeError), so a short buffer is
+  // detected here, after the fact, without a second pass over the messages to size them.
+  const end = encodeAt(out, offset, from, to, messages);
+  if (end > out.length) throw new RangeError(`encodeBatchInto needs ${end - offset} bytes from offset ${offset}; the buffer has ${out.length}`);
+  return end;
+}
+
+function encodeAt(out: Uint8Array, offset: number, from: NodeId, to: NodeId, messages: readonly Message[]): number {
+  const w = new Writer(out, offset);
   w.u8(CODEC_VERSION);
   w.str(from);
   w.str(to);
@@ -49,9 +76,7 @@ export function encodeBatch(from: NodeId, to: NodeId, messages: readonly Message
     encodeMessage(w, m, i > 0 && m.group === group);
     group = m.group;
   }
-  if (w.pos > bound) throw new Error(`codec bound ${bound} too small for ${w.pos} bytes`);
-  // A fresh view (not subarray: cheaper, and never a Buffer) of exactly the bytes written.
-  return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.pos);
+  return w.pos;
 }
 
 /*
@@ -65,7 +90,11 @@ function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
   const ents = m.entries;
   const ne = ents.length;
   let flags = (m.reject ? F_REJECT : 0) | (m.snapshot !== undefined ? F_SNAPSHOT : 0) | (sameGroup ? F_SAME_GROUP : 0);
-  if (ne > 0) flags |= entryFlags(ents, m.index);
+  if (ne === 1) {
+    // One entry (a proposal flushed on its own): uniform by definition, sequential if it follows.
+    const i0 = ents[0]!.index;
+    flags |= i0 === m.index + 1 && i0 <= Number.MAX_SAFE_INTEGER ? F_SEQUENTIAL | F_UNIFORM : F_UNIFORM;
+  } else if (ne > 0) flags |= entryFlags(ents, m.index);
   const b = w.buf;
   let p = w.pos;
   b[p] = type;
@@ -107,10 +136,12 @@ function encodeMessage(w: Writer, m: Message, sameGroup: boolean): void {
 /** The common AppendEntries: one (term, type), then only payloads. */
 function encodePayloads(w: Writer, ents: readonly LogEntry[]): void {
   const e0 = ents[0]!;
-  w.varint(e0.term);
-  w.u8(entryType(e0.type));
   const b = w.buf;
   let p = w.pos;
+  const term = e0.term;
+  if ((term & 0x7f) === term) b[p++] = term;
+  else p = w.varintAt(p, term);
+  b[p++] = entryType(e0.type);
   for (let i = 0; i < ents.length; i++) {
     const data = ents[i]!.data;
     // length, not byteLength: the same for bytes, and V8 inlines only the former.

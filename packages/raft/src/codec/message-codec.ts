@@ -24,5 +24,5 @@
  * one or two bytes of framing per entry instead of four to seven in a typical AppendEntries batch.
  */
 export { CODEC_VERSION } from './format.js';
-export { encodeBatch } from './encode.js';
+export { batchBound, encodeBatch, encodeBatchInto } from './encode.js';
 export { decodeBatch, type DecodedBatch } from './decode.js';

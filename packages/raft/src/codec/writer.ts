@@ -15,8 +15,10 @@ export const typedArraySet = Uint8Array.prototype.set;
  * as different bytes than it means, and the peer would close the connection on it.
  */
 export class Writer {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  constructor(
+    readonly buf: Uint8Array,
+    public pos = 0,
+  ) {}
 
   u8(v: number): void {
     this.buf[this.pos++] = v;
