@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { FrameError, TesseraError, type Logger, type NodeId } from '@tessera/raft';
-import { FrameDecoder, FrameType, PROTOCOL_VERSION, frame, frameHeader, preamble, type FrameSink } from './frame.js';
+import { FrameDecoder, FrameType, HEADER_BYTES, PROTOCOL_VERSION, frame, preamble, type FrameSink } from './frame.js';
 import { decodeHello, decodeReject, encodeJson, newNonce, proof, verifyProof, type Hello } from './handshake.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { CloseReason, TcpTransportStats, WarnLimiter } from './stats.js';
@@ -283,31 +283,30 @@ export class Connection implements FrameSink {
     this.rawWrite(frame(FrameType.Ping));
   }
 
-  /** Writes one batch frame; returns false if the caller must wait for `drained`. */
-  writeBatch(payload: Uint8Array, messages: number): boolean {
+  /**
+   * Writes one batch frame: `buf[5, end)` holds the encoded batch; the header is written into
+   * `buf[0, 5)` here. `written` gets `buf` back once the socket is done with it (not after an error).
+   * Returns false if the caller must wait for `drained`.
+   */
+  writeBatch(buf: Buffer, end: number, messages: number, written: (buf: Buffer) => void): boolean {
     const c = this.host.counters;
     c.messagesSent += messages;
-    let ok: boolean;
-    // Small frames are copied into one buffer (one write); large ones are corked to avoid the copy.
-    if (payload.byteLength <= 16 * 1024) {
-      ok = this.rawWrite(frame(FrameType.Batch, payload));
-    } else {
-      this.socket.cork();
-      this.rawWrite(frameHeader(FrameType.Batch, payload.byteLength));
-      ok = this.rawWrite(payload, false);
-      this.socket.uncork();
-    }
+    buf.writeUInt32BE(end - HEADER_BYTES + 1, 0);
+    buf[4] = FrameType.Batch;
+    const ok = this.rawWrite(buf.subarray(0, end), true, (err) => {
+      if (!err) written(buf);
+    });
     if (!ok) this.waitingDrain = true;
     return ok;
   }
 
-  private rawWrite(buf: Uint8Array, countFrame = true): boolean {
+  private rawWrite(buf: Uint8Array, countFrame = true, done?: (err?: Error | null) => void): boolean {
     if (this.socket.destroyed) return false;
     const c = this.host.counters;
     if (countFrame) c.framesSent++;
     c.bytesSent += buf.byteLength;
     this.lastSentAt = Date.now();
-    return this.socket.write(buf);
+    return this.socket.write(buf, done);
   }
 
   // ---- closing -------------------------------------------------------------------------------

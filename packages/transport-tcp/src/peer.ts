@@ -18,6 +18,9 @@ export function wireSize(m: Message): number {
   return n;
 }
 
+/** Placeholder for taken arrays (never written: see `take`). */
+const EMPTY_CHUNK: Message[] = Object.freeze([]) as unknown as Message[];
+
 /** Per-peer state: the outbound queue and the connections to that peer. */
 export class Peer {
   /** The connection carrying traffic (both directions), once selected. */
@@ -35,28 +38,52 @@ export class Peer {
   /** Something was sent (and dropped) during the backoff, so redial when it ends. */
   wanted = false;
 
-  private msgs: Message[] = [];
-  private sizes: number[] = [];
-  private head = 0;
+  /*
+   * The queue holds the callers' arrays as they were sent (the transport owns them once sent), with
+   * each array's estimated bytes: a send costs one push, not one per message, and a frame made of
+   * whole arrays is sized without looking at its messages again. `first`/`offset` mark the oldest
+   * unsent message; a partly taken array keeps the estimate of its unsent rest.
+   */
+  private chunks: Message[][] = [];
+  private chunkBytes: number[] = [];
+  private first = 0;
+  private offset = 0;
+  private count = 0;
   queuedBytes = 0;
 
   constructor(readonly id: NodeId) {}
 
   get queued(): number {
-    return this.msgs.length - this.head;
+    return this.count;
   }
 
   /** Queues messages in order until `maxBytes` would be exceeded; returns how many were dropped. A lone message may exceed the limit when the queue is empty. */
-  enqueue(messages: readonly Message[], maxBytes: number): number {
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]!;
-      const size = wireSize(m);
-      if (this.queuedBytes + size > maxBytes && this.queued > 0) return messages.length - i;
-      this.msgs.push(m);
-      this.sizes.push(size);
-      this.queuedBytes += size;
+  enqueue(messages: Message[], maxBytes: number): number {
+    const n = messages.length;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += wireSize(messages[i]!);
+    if (this.queuedBytes + bytes <= maxBytes || (n === 1 && this.count === 0)) {
+      this.push(messages, bytes);
+      return 0;
     }
-    return 0;
+    // Over the limit: keep the longest prefix that fits (at least one message into an empty queue).
+    let kept = 0;
+    bytes = 0;
+    for (; kept < n; kept++) {
+      const size = wireSize(messages[kept]!);
+      if (this.queuedBytes + bytes + size > maxBytes && this.count + kept > 0) break;
+      bytes += size;
+    }
+    if (kept > 0) this.push(messages.slice(0, kept), bytes);
+    return n - kept;
+  }
+
+  private push(messages: Message[], bytes: number): void {
+    if (messages.length === 0) return;
+    this.chunks.push(messages);
+    this.chunkBytes.push(bytes);
+    this.count += messages.length;
+    this.queuedBytes += bytes;
   }
 
   /**
@@ -64,26 +91,58 @@ export class Peer {
    * message). Returns undefined when the queue is empty.
    */
   take(targetBytes: number): { messages: Message[]; bytes: number } | undefined {
-    if (this.head >= this.msgs.length) return undefined;
-    const start = this.head;
-    let i = start;
+    if (this.count === 0) return undefined;
+    const chunks = this.chunks;
+    let out: Message[] = EMPTY_CHUNK;
+    // `out` is a caller's array returned as it is (the common case: one send per frame) until a
+    // second array joins it; then the messages are copied into a new array.
+    let borrowed = false;
     let bytes = 0;
-    while (i < this.msgs.length) {
-      const s = this.sizes[i]!;
-      if (i > start && bytes + s > targetBytes) break;
-      bytes += s;
-      i++;
+    while (this.first < chunks.length) {
+      const chunk = chunks[this.first]!;
+      const rest = this.chunkBytes[this.first]!;
+      if (bytes + rest <= targetBytes) {
+        // Every unsent message of this array fits.
+        if (out.length === 0 && this.offset === 0) {
+          out = chunk;
+          borrowed = true;
+        } else {
+          if (out.length === 0 || borrowed) out = out.slice();
+          borrowed = false;
+          for (let i = this.offset; i < chunk.length; i++) out.push(chunk[i]!);
+        }
+        bytes += rest;
+        this.count -= chunk.length - this.offset;
+        chunks[this.first] = EMPTY_CHUNK;
+        this.first++;
+        this.offset = 0;
+        continue;
+      }
+      // Only part of this array fits: take its messages one by one (at least one into an empty frame).
+      if (out.length === 0 || borrowed) out = out.slice();
+      let i = this.offset;
+      let taken = 0;
+      while (i < chunk.length) {
+        const size = wireSize(chunk[i]!);
+        if (out.length > 0 && bytes + size > targetBytes) break;
+        out.push(chunk[i]!);
+        bytes += size;
+        taken += size;
+        i++;
+      }
+      this.chunkBytes[this.first] = rest - taken;
+      this.count -= i - this.offset;
+      this.offset = i;
+      break;
     }
-    const messages = start === 0 && i === this.msgs.length ? this.msgs : this.msgs.slice(start, i);
-    this.head = i;
     this.queuedBytes -= bytes;
-    if (this.head === this.msgs.length) this.reset();
-    else if (this.head > 4096 && this.head * 2 > this.msgs.length) {
-      this.msgs = this.msgs.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.head = 0;
+    if (this.count === 0) this.reset();
+    else if (this.first > 1024 && this.first * 2 > chunks.length) {
+      this.chunks = chunks.slice(this.first);
+      this.chunkBytes = this.chunkBytes.slice(this.first);
+      this.first = 0;
     }
-    return { messages, bytes };
+    return { messages: out, bytes };
   }
 
   /** Empties the queue, returning how many messages were discarded. */
@@ -94,9 +153,11 @@ export class Peer {
   }
 
   private reset(): void {
-    this.msgs = [];
-    this.sizes = [];
-    this.head = 0;
+    this.chunks = [];
+    this.chunkBytes = [];
+    this.first = 0;
+    this.offset = 0;
+    this.count = 0;
     this.queuedBytes = 0;
   }
 }

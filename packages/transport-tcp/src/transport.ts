@@ -1,11 +1,13 @@
 import { isIP, createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
-import { encodeBatch, silentLogger, TransportError, type Logger, type Message, type NodeId, type Transport, type TransportInit } from '@tessera/raft';
+import { batchBound, encodeBatchInto, silentLogger, TransportError, type Logger, type Message, type NodeId, type Transport, type TransportInit } from '@tessera/raft';
 import { decodeInboundBatch } from './batch.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { newInstanceId } from './handshake.js';
 import { parseTcpOptions, splitAddress, type PeerResolver, type ResolvedTcpOptions, type TcpTransportOptions } from './options.js';
+import { HEADER_BYTES } from './frame.js';
 import { Peer } from './peer.js';
+import { WriteBuffers } from './write-buffers.js';
 import { emptyCloses, emptyDrops, WarnLimiter, type CloseReason, type TcpTransportStats } from './stats.js';
 
 /** The address a transport listens on. */
@@ -58,6 +60,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   private pendingInbound = 0;
   private selectSeq = 0;
   private dirty = new Set<Peer>();
+  private readonly writeBuffers = new WriteBuffers();
   private flushScheduled: NodeJS.Immediate | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -207,16 +210,21 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     for (;;) {
       const next = peer.take(target);
       if (!next) return;
-      const payload = encodeBatch(this.nodeId, peer.id, next.messages);
-      if (payload.byteLength > limit) {
+      // Encoded in place after room for the frame header: one buffer, one write, no copy.
+      const buf = this.writeBuffers.acquire(HEADER_BYTES + batchBound(this.nodeId, peer.id, next.messages));
+      const end = encodeBatchInto(buf, HEADER_BYTES, this.nodeId, peer.id, next.messages);
+      if (end - HEADER_BYTES > limit) {
         // Only a single message can get here (estimates are upper bounds).
+        this.writeBuffers.release(buf);
         this.drop('oversize', next.messages.length);
-        this.warn.warn('oversize', { peer: peer.id, bytes: payload.byteLength, limit }, 'dropping a message larger than the frame limit');
+        this.warn.warn('oversize', { peer: peer.id, bytes: end - HEADER_BYTES, limit }, 'dropping a message larger than the frame limit');
         continue;
       }
-      if (!conn.writeBatch(payload, next.messages.length)) return;
+      if (!conn.writeBatch(buf, end, next.messages.length, this.written)) return;
     }
   }
+
+  private readonly written = (buf: Buffer): void => this.writeBuffers.release(buf);
 
   drained(conn: Connection): void {
     const peer = conn.peerId ? this.peers.get(conn.peerId) : undefined;
