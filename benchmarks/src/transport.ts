@@ -17,8 +17,8 @@
  * Two modes, each row tagged with its mode:
  * - `processes` (default): the sender is this process, the receiver a child process (as peers are
  *   different processes, usually on different machines), so encoding and decoding run on different
- *   cores. The receiver reports deliveries back over the IPC channel, at most every 1/8 of the
- *   window of messages in flight or 1 ms; it echoes over the transport for the latency rounds.
+ *   cores. The receiver reports deliveries back over the IPC channel, every quarter of the window
+ *   of messages in flight or 5 ms after a delivery; it echoes over the transport for the latency rounds.
  * - `same-process`: both endpoints in this process: one thread pays encoding, decoding and both ends
  *   of every socket, so this bounds what one core can move.
  *
@@ -451,7 +451,7 @@ async function remoteSocketPair(rx: Receiver, size: number, codec: boolean, ackE
 function childMain(): void {
   const send = (m: FromChild) => process.send!(m);
   const open = new Map<number, { echo(on: boolean): void; peer(address: string): void; close(): Promise<void> }>();
-  /** Counts deliveries, reporting them every `ackEvery` messages or 1 ms after the first unreported one. */
+  /** Counts deliveries, reporting them every `ackEvery` messages or 5 ms after the first unreported one. */
   const reporter = (id: number, ackEvery: number) => {
     let unreported = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -464,7 +464,7 @@ function childMain(): void {
     return (n: number) => {
       unreported += n;
       if (unreported >= ackEvery) flush();
-      else timer ??= setTimeout(flush, 1);
+      else timer ??= setTimeout(flush, 5);
     };
   };
   const handlers = {
@@ -606,7 +606,9 @@ type Mode = 'processes' | 'same-process';
 
 async function runMode(ctx: BenchContext, mode: Mode, size: number, opts: { seconds: number; slices: number; rounds: number; only: Set<string> | undefined }): Promise<void> {
   const rx = mode === 'processes' ? new Receiver() : undefined;
-  const ackEvery = Math.max(1, Math.floor(windowOf(size) / 8));
+  // Acknowledging costs the receiver an IPC message (JSON over a pipe, tens of µs): a few hundred a
+  // second at most, so that they weigh on no row.
+  const ackEvery = Math.max(1, Math.floor(windowOf(size) / 4));
   // The raw socket rows come first so every later row can be given as a fraction of them.
   const all: [string, () => Promise<Pair>][] = [
     ['socket', () => (rx ? remoteSocketPair(rx, size, false, ackEvery) : localSocketPair(size, false))],
