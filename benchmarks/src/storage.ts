@@ -1,28 +1,38 @@
 /**
- * `pnpm bench storage [--quick] [--seconds 8] [--sliceMs 250] [--batches 1,64,1024] [--backends raw,copy,memory,file,rocksdb]`
+ * `pnpm bench storage [--quick] [--seconds 8] [--sliceMs 250] [--batches 1,64,1024] [--depth 2]
+ *  [--backends raw,raw-dsync,copy,memory,file,rocksdb]`
  *
- * What it measures: durable append throughput of each storage backend, one group, one append call
- * in flight at a time (as the Raft runtime issues them), with entries of 100 bytes in batches of
- * 1, 64 and 1024 entries per call, every call made durable before it resolves:
+ * What it measures: durable append throughput of each storage backend, one group, with entries of
+ * 100 bytes in batches of 1, 64 and 1024 entries per call, every call durable before it resolves.
+ * The caller keeps `--depth` calls in flight (2, as the Raft runtime's I/O queue does: the next
+ * batch is handed over while the previous one is being written, so its encoding overlaps that
+ * write; `--depth 1` waits for each call before making the next). Every backend's disk I/O stays
+ * serial: a call's write starts only after the previous call is durable.
  *
  * - `raw`: the disk's ceiling, measured in the same run: one `write` of batch × 100 bytes then one
- *   `fdatasync`, appending to a file in the same temp directory;
+ *   `fdatasync`, appending to a file in the same temp directory, the next write issued the moment
+ *   the previous `fdatasync` returned (it has no CPU work to overlap, so depth changes nothing);
+ * - `raw-dsync`: the same bytes as one `write` on a file opened with `O_DSYNC` (durable when it
+ *   returns: the file log's mechanism with `sync: 'always'`), to show what that alone changes;
  * - `copy`: the floor of any store handed entry objects: builds each call's entries as the engine
- *   rows do, copies every payload into one reused buffer (one `set` each), then the same `write` +
- *   `fdatasync`; no framing, checksum or index. The distance from `raw` to `copy` is the cost of the
- *   interface, the distance from `copy` to `file` the cost of the file log's own work;
+ *   rows do, copies every payload into one buffer (one `set` each), then the same `write` +
+ *   `fdatasync` as `raw`; no framing, checksum or index. The distance from `raw` to `copy` is the
+ *   cost of the interface, the distance from `copy` to `file` the cost of the file log's own work;
  * - `memory`: `@tessera/storage-memory` (no I/O: the cost of the call itself);
- * - `file`: `@tessera/storage-file`, `sync: 'always'` (one write + one fdatasync per call);
+ * - `file`: `@tessera/storage-file`, `sync: 'always'` (one `O_DSYNC` write per call);
  * - `rocksdb`: `@tessera/storage-rocksdb`, `sync: 'always'` (one WriteBatch with sync per call).
  *
  * The backends of one batch size run interleaved, in slices of 250 ms (`--sliceMs`), until each
  * has run `--seconds` (8, or 1.5 with `--quick`): on a shared machine the disk's speed drifts by
- * 2-5x within seconds, and interleaving gives every backend the same disk on average.
+ * 2-5x within seconds, and interleaving gives every backend the same disk on average. A slice ends
+ * by waiting for its calls in flight.
  *
- * Rows: `opsPerSec` = entries/s, p50/p99 = latency of one append call, `MBps` = entry payload
+ * Rows: `opsPerSec` = entries/s, p50/p99 = latency of one append call (from the call to its
+ * resolution, so with depth 2 it includes waiting for the call before it), `MBps` = entry payload
  * MB/s (100 bytes per entry; framing not counted), `ratioToRaw` = MBps / raw MBps at the same batch
  * size, `syncsPerSec` = append calls/s.
  */
+import { constants, fdatasync, write } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,18 +46,59 @@ const ENTRY_BYTES = 100;
 /** Which CRC32C the `file` rows used (`native` unless `@node-rs/crc32` failed to load). */
 const fileChecksum = autoChecksum;
 
-/** One durable append of `batch` entries; returns when durable. */
+/** One durable append of `batch` entries; resolves when durable. Calls may overlap (`--depth`). */
 type Appender = { append(): Promise<void>; close(): Promise<void> };
 
-async function rawAppender(dir: string, batch: number): Promise<Appender> {
-  const fh = await open(join(dir, 'raw.bin'), 'w');
+/** A disk operation in callback style: calls `done` once, with an error or without. */
+type Io = (done: (err?: Error | null) => void) => void;
+
+/**
+ * Runs `io` tasks one at a time in call order, starting each one from the completion callback of
+ * the one before it, before that one's caller resumes: the discipline of the file log's queue
+ * (which also writes through the callback API), so the raw rows pay no scheduling the file log
+ * does not pay.
+ */
+function serialIo(): (io: Io) => Promise<void> {
+  const queue: { io: Io; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let running = false;
+  const next = (): void => {
+    const t = queue.shift();
+    running = t !== undefined;
+    if (!t) return;
+    t.io((err) => {
+      next();
+      if (err) t.reject(err);
+      else t.resolve();
+    });
+  };
+  return (io) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ io, resolve, reject });
+      if (!running) next();
+    });
+}
+
+/** One `write` of `buf[0, length)` at `at`, then one `fdatasync` unless the file is `O_DSYNC`. */
+function writeSync(fd: number, buf: Buffer, length: number, at: number, dsync: boolean): Io {
+  return (done) =>
+    write(fd, buf, 0, length, at, (err, n) => {
+      if (err || n !== length) done(err ?? new Error(`short write: ${n} of ${length}`));
+      else if (dsync) done();
+      else fdatasync(fd, done);
+    });
+}
+
+async function rawAppender(dir: string, batch: number, dsync = false): Promise<Appender> {
+  const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (dsync ? constants.O_DSYNC : 0);
+  const fh = await open(join(dir, dsync ? 'raw-dsync.bin' : 'raw.bin'), flags);
   const buf = Buffer.alloc(batch * ENTRY_BYTES, 7);
+  const serial = serialIo();
   let pos = 0;
   return {
-    async append() {
-      await fh.write(buf, 0, buf.length, pos);
+    append() {
+      const at = pos;
       pos += buf.length;
-      await fh.datasync();
+      return serial(writeSync(fh.fd, buf, buf.length, at, dsync));
     },
     close: () => fh.close(),
   };
@@ -55,24 +106,33 @@ async function rawAppender(dir: string, batch: number): Promise<Appender> {
 
 async function copyAppender(dir: string, batch: number): Promise<Appender> {
   const fh = await open(join(dir, 'copy.bin'), 'w');
-  const buf = Buffer.alloc(batch * ENTRY_BYTES);
+  // One buffer per call in flight, reused (as the file log reuses its write buffers).
+  const free: Buffer[] = [];
   const data = new Uint8Array(ENTRY_BYTES).fill(7);
+  const serial = serialIo();
   let next = 1;
   let pos = 0;
   return {
-    async append() {
+    append() {
       const entries: LogEntry[] = new Array(batch);
       for (let i = 0; i < batch; i++) entries[i] = { index: next + i, term: 1, type: 0, data };
       next += batch;
+      const buf = free.pop() ?? Buffer.alloc(batch * ENTRY_BYTES);
       let off = 0;
       for (let i = 0; i < batch; i++) {
         const d = entries[i]!.data;
         buf.set(d, off);
         off += d.byteLength;
       }
-      await fh.write(buf, 0, off, pos);
+      const at = pos;
       pos += off;
-      await fh.datasync();
+      const io = writeSync(fh.fd, buf, off, at, false);
+      return serial((done) =>
+        io((err) => {
+          free.push(buf);
+          done(err);
+        }),
+      );
     },
     close: () => fh.close(),
   };
@@ -105,6 +165,7 @@ async function engineAppender(engine: StorageEngine, batch: number, compactEvery
 
 const BACKENDS: Record<string, (dir: string, batch: number) => Promise<Appender>> = {
   raw: rawAppender,
+  'raw-dsync': (dir, batch) => rawAppender(dir, batch, true),
   copy: copyAppender,
   memory: async (_dir, batch) => engineAppender(memoryStorage(), batch, 64),
   file: async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always' }), batch),
@@ -124,7 +185,7 @@ interface Tally {
  * the disk of a shared machine changes speed from one second to the next, and interleaving makes
  * every backend see the same disk on average.
  */
-async function measureInterleaved(makers: [string, (dir: string, batch: number) => Promise<Appender>][], batch: number, seconds: number, sliceMs: number) {
+async function measureInterleaved(makers: [string, (dir: string, batch: number) => Promise<Appender>][], batch: number, seconds: number, sliceMs: number, depth: number) {
   const dirs: string[] = [];
   const apps: Appender[] = [];
   try {
@@ -134,27 +195,11 @@ async function measureInterleaved(makers: [string, (dir: string, batch: number) 
       apps.push(await make(dir, batch));
     }
     // Warm up (JIT, file creation).
-    for (const a of apps) {
-      const warm = performance.now() + Math.min(200, seconds * 100);
-      while (performance.now() < warm) await a.append();
-    }
+    for (const a of apps) await drive(a, Math.min(200, seconds * 100), depth);
     const tallies: Tally[] = apps.map(() => ({ calls: 0, ms: 0, lat: new Latencies() }));
     const rounds = Math.max(1, Math.round((seconds * 1000) / sliceMs));
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < apps.length; i++) {
-        const a = apps[i]!;
-        const t = tallies[i]!;
-        const t0 = performance.now();
-        const end = t0 + sliceMs;
-        for (;;) {
-          const s = performance.now();
-          if (s >= end) break;
-          await a.append();
-          t.lat.add(performance.now() - s);
-          t.calls++;
-        }
-        t.ms += performance.now() - t0;
-      }
+      for (let i = 0; i < apps.length; i++) await drive(apps[i]!, sliceMs, depth, tallies[i]!);
     }
     return tallies.map((t) => ({
       entriesPerSec: (t.calls * batch * 1000) / t.ms,
@@ -168,6 +213,30 @@ async function measureInterleaved(makers: [string, (dir: string, batch: number) 
   }
 }
 
+/**
+ * Keeps `depth` calls of `a` in flight for `ms`, then waits for the last ones; adds calls, time
+ * and per-call latency to `t`. A new call is made as soon as the oldest one resolved.
+ */
+async function drive(a: Appender, ms: number, depth: number, t?: Tally): Promise<void> {
+  const t0 = performance.now();
+  const end = t0 + ms;
+  const flight: { p: Promise<void>; at: number }[] = [];
+  for (;;) {
+    while (flight.length < depth && performance.now() < end) {
+      const at = performance.now();
+      flight.push({ p: a.append(), at });
+    }
+    const f = flight.shift();
+    if (f === undefined) break;
+    await f.p;
+    if (t) {
+      t.lat.add(performance.now() - f.at);
+      t.calls++;
+    }
+  }
+  if (t) t.ms += performance.now() - t0;
+}
+
 function list(v: string | boolean | undefined, fallback: string): string[] {
   return (typeof v === 'string' ? v : fallback).split(',').filter((s) => s !== '');
 }
@@ -176,15 +245,18 @@ const storage: Benchmark = async (ctx: BenchContext) => {
   const seconds = Number(ctx.flags.seconds ?? (ctx.quick ? 1.5 : 8));
   const sliceMs = Number(ctx.flags.sliceMs ?? 250);
   const batches = list(ctx.flags.batches, '1,64,1024').map(Number);
-  const backends = list(ctx.flags.backends, 'raw,copy,memory,file,rocksdb');
+  const depth = Number(ctx.flags.depth ?? 2);
+  if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth must be a positive integer, got ${String(ctx.flags.depth)}`);
+  const backends = list(ctx.flags.backends, 'raw,raw-dsync,copy,memory,file,rocksdb');
   for (const b of backends) if (!BACKENDS[b]) throw new Error(`unknown backend ${b} (have ${Object.keys(BACKENDS).join(', ')})`);
   for (const batch of batches) {
-    ctx.log(`storage: batch ${batch}: ${backends.join(', ')} interleaved, ${seconds} s each`);
+    ctx.log(`storage: batch ${batch}: ${backends.join(', ')} interleaved, ${seconds} s each, ${depth} in flight`);
     const results = await measureInterleaved(
       backends.map((b) => [b, BACKENDS[b]!]),
       batch,
       seconds,
       sliceMs,
+      depth,
     );
     const rawAt = backends.indexOf('raw');
     const rawMBps = rawAt >= 0 ? (results[rawAt]!.entriesPerSec * ENTRY_BYTES) / 1e6 : undefined;
@@ -193,7 +265,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
       const MBps = (r.entriesPerSec * ENTRY_BYTES) / 1e6;
       ctx.report({
         benchmark: 'storage',
-        params: { backend, batch, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always', ...(backend === 'file' ? { checksum: fileChecksum } : backend === 'file-js' ? { checksum: 'js' } : {}) },
+        params: { backend, batch, depth, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always', ...(backend === 'file' ? { checksum: fileChecksum } : backend === 'file-js' ? { checksum: 'js' } : {}) },
         opsPerSec: r.entriesPerSec,
         p50Ms: r.p50,
         p99Ms: r.p99,

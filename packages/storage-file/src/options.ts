@@ -10,8 +10,9 @@ const MiB = 1024 * KiB;
 
 /**
  * When an append is made durable:
- * - `always` (default): fdatasync before the append resolves. A crash of the process, the OS or
- *   the machine loses nothing that was acknowledged.
+ * - `always` (default): the append resolves once its data is durable: segments are opened with
+ *   `O_DSYNC`, so the write itself returns only then (write + fdatasync where the platform has no
+ *   `O_DSYNC`). A crash of the process, the OS or the machine loses nothing that was acknowledged.
  * - `interval`: the append resolves once written to the OS; every dirty segment is fdatasync'ed
  *   `syncIntervalMs` after its first unsynced write. A process crash loses nothing acknowledged;
  *   an OS crash or power loss may lose appends acknowledged in the last `syncIntervalMs` (plus
