@@ -464,6 +464,27 @@ describe('codec rejects malformed input with FrameError', () => {
     expectFrameError(b.build(), /2\^53/);
   });
 
+  it('one-entry messages at the edges of the one-byte fast path decode like any other', () => {
+    for (const term of [0, 127, 128, 2 ** 40]) {
+      for (const size of [0, 1, 127, 128, 300]) {
+        for (const type of [EntryType.Noop, EntryType.Normal, EntryType.Config]) {
+          for (const index of [0, 126, 127, 2 ** 53 - 2]) {
+            const m = message(MessageType.App, 'g', 'a', 'b', term + 1);
+            m.index = index;
+            m.entries = [{ index: index + 1, term, type, data: bytes(size, size) }];
+            roundTrip('a', 'b', [m, { ...m, group: 'h' }]);
+          }
+        }
+      }
+    }
+    // The one entry's index would be 2^53: refused, not wrapped.
+    const b = header(1).u8(MessageType.App, 4 | 8).str('g').u8(1, 1).varint(2 ** 53 - 1).u8(0, 0, 0).u8(1).u8(1, 0).u8(0);
+    expectFrameError(b.build(), /2\^53/);
+    // An unknown entry type or a truncated payload in the one-entry layout.
+    expectFrameError(header(1).u8(MessageType.App, 4 | 8).str('g').u8(1, 1, 0, 0, 0, 0, 1).u8(1, 9, 0).build(), /entry type/);
+    expectFrameError(header(1).u8(MessageType.App, 4 | 8).str('g').u8(1, 1, 0, 0, 0, 0, 1).u8(1, 0, 5, 1, 2).build(), /truncated/);
+  });
+
   it('varints that are overlong, too long, or not below 2^53', () => {
     const withTerm = (t: number[]) => header(1).u8(MessageType.Heartbeat, 0).str('g').raw(t).u8(0, 0, 0, 0, 0, 0).build();
     expectFrameError(withTerm([0x80, 0x00]), /overlong/);

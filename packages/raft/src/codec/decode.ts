@@ -113,11 +113,28 @@ function decodeMessage(r: Reader, from: NodeId, to: NodeId, prevGroup: string | 
     ne = r.varintLong();
     p = r.pos;
   }
-  r.pos = p;
   let entries: LogEntry[];
-  if (ne > 0) entries = decodeEntries(r, type, flags, index, ne);
-  else if ((flags & (F_SEQUENTIAL | F_UNIFORM)) !== 0) throw new FrameError(`entry flags ${flags} on a message without entries`);
-  else entries = NO_ENTRIES;
+  if (ne === 1 && (flags & (F_SEQUENTIAL | F_UNIFORM)) === (F_SEQUENTIAL | F_UNIFORM) && end - p >= 3 && (buf[p]! | buf[p + 2]!) < 0x80 && buf[p + 1]! <= MAX_ENTRY_TYPE && index < Number.MAX_SAFE_INTEGER) {
+    // One entry with a one-byte term and length (a small proposal replicated as it arrives), read
+    // here rather than through decodeEntries: the call and its general checks cost a seventh of
+    // decoding such a message. The conditions are the ones decodeEntries would check.
+    const term1 = buf[p]!;
+    const type1 = buf[p + 1]!;
+    const len = buf[p + 2]!;
+    p += 3;
+    if (len > end - p) throw r.truncated(len, p);
+    const data = len === 0 ? EMPTY : new Uint8Array(r.ab, r.base + p, len);
+    r.pos = p + len;
+    entries = [{ index: index + 1, term: term1, type: type1 as EntryType, data }];
+  } else if (ne > 0) {
+    r.pos = p;
+    entries = decodeEntries(r, type, flags, index, ne);
+  } else if ((flags & (F_SEQUENTIAL | F_UNIFORM)) !== 0) {
+    throw new FrameError(`entry flags ${flags} on a message without entries`);
+  } else {
+    r.pos = p;
+    entries = NO_ENTRIES;
+  }
   const snapshot = (flags & F_SNAPSHOT) !== 0 ? decodeSnapshot(r) : undefined;
   // Same property order as message() in types.ts, so decoded messages share the engine's object shape.
   return {
