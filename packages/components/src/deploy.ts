@@ -44,13 +44,19 @@ export async function deploy(client: TesseraClient, net: Network): Promise<Deplo
     }
   }
   const placement = placeNetwork(net, map.partitions);
+  const places = [...placement.places.values()].flat();
   const record = deploymentOf(client, net);
   try {
+    // Ask the nodes which definition they run before recording anything, so that a mismatch leaves no half deployment behind.
+    if (places.length > 0) {
+      const probe = places[0]!;
+      const running = (await client.query(probe.clusterPartition, placement.type, probe.resource, 'definition', null, null)).value;
+      if (running !== net.fingerprint) throw new DeployError('DEFINITION_MISMATCH', `the cluster's nodes run network ${net.name} with fingerprint ${String(running)}, this definition has ${net.fingerprint}: deploy the network the nodes run`);
+    }
     await record.command('begin', { fingerprint: net.fingerprint, summary: summaryOf(net) });
   } catch (err) {
     throw asDeployError(err);
   }
-  const places = [...placement.places.values()].flat();
   try {
     await Promise.all(places.map((p) => client.command(p.clusterPartition, placement.type, p.resource, 'deploy', { fingerprint: net.fingerprint }, null)));
     await record.command('commit', { fingerprint: net.fingerprint });
@@ -62,6 +68,7 @@ export async function deploy(client: TesseraClient, net: Network): Promise<Deplo
 
 function asDeployError(err: unknown): unknown {
   const e = err as { code?: string; message?: string };
+  if (err instanceof DeployError) return err;
   if (e?.code === 'UNKNOWN_RESOURCE') return new DeployError('NOT_RUNNING', `the cluster's nodes do not run this network (${e.message}); start them with createComponentNode({ networks })`);
   if (e?.code === 'DEFINITION_MISMATCH' || e?.code === 'ALREADY_DEPLOYED') return new DeployError(e.code, e.message ?? '');
   return err;
@@ -88,33 +95,61 @@ export interface PartitionStatus extends PartitionReport {
   readonly lag: number;
   /** This partition's own unacknowledged outbox (emitted, not yet applied downstream). */
   readonly queueDepth: number;
+  /**
+   * False when the partition did not answer within the status timeout (e.g. its Raft group has no
+   * quorum): its counters are then reported as 0 and `error` says why.
+   */
+  readonly available: boolean;
+  readonly error?: string;
 }
 
 /** {@link status} of a network. */
 export interface NetworkStatus {
   readonly network: string;
-  readonly deployment: DeploymentRecord | null;
+  /** The deployment record; null when the network is not deployed, undefined when its partition did not answer (see `deploymentError`). */
+  readonly deployment: DeploymentRecord | null | undefined;
+  readonly deploymentError?: string;
   readonly components: Record<string, { readonly stateful: boolean; readonly partitions: readonly PartitionStatus[] }>;
 }
+
+/** Options of {@link status}. */
+export interface StatusOptions {
+  /** How long to wait for each partition (and the deployment record). Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+const UNAVAILABLE: PartitionReport = { deployed: false, applied: 0, duplicates: 0, errors: 0, emitted: 0, lastError: null, outbox: 0, outboxByDest: {}, origins: 0, seenTags: 0, lastIndex: 0, sinkSeq: 0 };
 
 /**
  * Status of every stateful component partition: leader, lag, queue depth, messages applied,
  * duplicates dropped, handler errors. Stateless components are listed without partitions (they run
- * inside sources and dispatchers).
+ * inside sources and dispatchers). A partition that does not answer in time is reported with
+ * `available: false` rather than failing the whole status.
  */
-export async function status(client: TesseraClient, net: Network): Promise<NetworkStatus> {
+export async function status(client: TesseraClient, net: Network, options: StatusOptions = {}): Promise<NetworkStatus> {
   const map = client.clusterMap();
   const placement = placeNetwork(net, map.partitions);
-  const deployment = (await deploymentOf(client, net).query('get', null)) as DeploymentRecord | null;
-  const reports = new Map<string, PartitionReport>();
+  const req = { timeoutMs: options.timeoutMs ?? 5_000 };
+  let deployment: DeploymentRecord | null | undefined;
+  let deploymentError: string | undefined;
+  try {
+    deployment = (await deploymentOf(client, net).query('get', null, req)) as DeploymentRecord | null;
+  } catch (err) {
+    deploymentError = `${(err as { code?: string }).code ?? 'ERROR'}: ${(err as Error).message}`;
+  }
+  const reports = new Map<string, PartitionReport | Error>();
   await Promise.all(
     [...placement.places.values()].flat().map(async (p) => {
-      const a = await client.query(p.clusterPartition, placement.type, p.resource, 'status', null, null);
-      reports.set(`${p.component}/${p.partition}`, a.value as PartitionReport);
+      try {
+        const a = await client.query(p.clusterPartition, placement.type, p.resource, 'status', null, null, req);
+        reports.set(`${p.component}/${p.partition}`, a.value as PartitionReport);
+      } catch (err) {
+        reports.set(`${p.component}/${p.partition}`, err as Error);
+      }
     }),
   );
   const lag = new Map<string, number>();
-  for (const r of reports.values()) for (const [dest, n] of Object.entries(r.outboxByDest)) lag.set(dest, (lag.get(dest) ?? 0) + n);
+  for (const r of reports.values()) if (!(r instanceof Error)) for (const [dest, n] of Object.entries(r.outboxByDest)) lag.set(dest, (lag.get(dest) ?? 0) + n);
   const leaders = client.clusterMap().leaders;
   const components: NetworkStatus['components'] = {};
   for (const c of net.components.values()) {
@@ -122,14 +157,24 @@ export async function status(client: TesseraClient, net: Network): Promise<Netwo
     if (c.stateful) {
       for (const p of placement.places.get(c.name)!) {
         const r = reports.get(`${c.name}/${p.partition}`)!;
-        parts.push({ ...r, partition: p.partition, clusterPartition: p.clusterPartition, leader: leaders[p.clusterPartition] ?? null, lag: lag.get(`${c.name}/${p.partition}`) ?? 0, queueDepth: r.outbox });
+        const ok = !(r instanceof Error);
+        const report = ok ? r : UNAVAILABLE;
+        parts.push({
+          ...report,
+          partition: p.partition,
+          clusterPartition: p.clusterPartition,
+          leader: leaders[p.clusterPartition] ?? null,
+          lag: lag.get(`${c.name}/${p.partition}`) ?? 0,
+          queueDepth: report.outbox,
+          available: ok,
+          ...(ok ? {} : { error: `${(r as { code?: string }).code ?? 'ERROR'}: ${r.message}` }),
+        });
       }
     }
     components[c.name] = { stateful: c.stateful, partitions: parts };
   }
-  return { network: net.name, deployment, components };
+  return { network: net.name, deployment, ...(deploymentError !== undefined ? { deploymentError } : {}), components };
 }
-
 
 /** Options of {@link queryComponent}. */
 export interface QueryOptions {

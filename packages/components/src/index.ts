@@ -12,7 +12,7 @@ export { placeNetwork, componentType, parseInstanceName, DEPLOYMENT_TYPE, type N
 export { createComponentNode, startComponentRuntime, runtimeHook, ComponentRuntime, type ComponentNode, type RuntimeOptions, type LocalPartitionStatus, type RuntimeStats } from './runtime.js';
 export { openSource, Source, type SourceOptions, type PushOptions, type SourceStats } from './source.js';
 export { openSink, type Sink, type SinkMeta, type SinkOptions } from './sink.js';
-export { deploy, undeploy, status, queryComponent, queryAll, type Deployment, type NetworkStatus, type PartitionStatus, type QueryOptions } from './deploy.js';
+export { deploy, undeploy, status, queryComponent, queryAll, type Deployment, type NetworkStatus, type PartitionStatus, type QueryOptions, type StatusOptions } from './deploy.js';
 export { PartitionLogic, emptyState, outboxWatermark, PARTITION_IMAGE_VERSION, type PartitionState, type DeliverInput, type SinkOutput, type PartitionCounters } from './partition-state.js';
 export { SeenSet, belowWatermark, type Tag } from './tags.js';
 export { OutboxQueue, type WireMessage } from './outbox.js';

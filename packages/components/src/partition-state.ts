@@ -15,7 +15,7 @@ import { routeEmit, seedOf } from './routing.js';
 import { SeenSet, seededRandom, tagKey, type Tag } from './tags.js';
 
 /** Snapshot image version of a component partition. */
-export const PARTITION_IMAGE_VERSION = 1;
+export const PARTITION_IMAGE_VERSION = 2;
 
 /** An output kept for sinks: `[seq, port, key, message, tag, createdAt]`. */
 export type SinkOutput = [seq: number, port: string, key: string | null, message: unknown, tag: string, createdAt: number];
@@ -35,6 +35,11 @@ export interface PartitionCounters {
 /** The state of one component partition (a resource instance in the partition layer). */
 export interface PartitionState {
   deployed: boolean;
+  /**
+   * Log index of the deploy command: identifies this deployment, so that acknowledgements from a
+   * dispatcher of an earlier deployment (undeployed since) cannot remove messages of this one.
+   */
+  deployedAt: number;
   component: string;
   partition: number;
   fingerprint: string;
@@ -47,6 +52,10 @@ export interface PartitionState {
   msgNo: number;
   /** Round-robin counters per connection index. */
   rr: number[];
+  /**
+   * Per receiving partition. A queue is kept when it empties: its sequence numbers must never
+   * start over, or a late acknowledgement of an old message would remove a new one.
+   */
   outbox: Map<string, OutboxQueue>;
   outboxSize: number;
   seen: Map<string, SeenSet>;
@@ -66,6 +75,7 @@ export interface ApplyInfo {
 export function emptyState(): PartitionState {
   return {
     deployed: false,
+    deployedAt: 0,
     component: '',
     partition: 0,
     fingerprint: '',
@@ -121,13 +131,14 @@ export function outboxWatermark(st: PartitionState): [number, number] {
 export class PartitionLogic {
   constructor(readonly net: Network) {}
 
-  deploy(st: PartitionState, component: string, partition: number, fingerprint: string): 'deployed' | 'already' {
+  deploy(st: PartitionState, component: string, partition: number, fingerprint: string, index: number): 'deployed' | 'already' {
     if (fingerprint !== this.net.fingerprint) throw new Refusal('DEFINITION_MISMATCH', `this node runs network ${this.net.name} with fingerprint ${this.net.fingerprint}, the deployment has ${fingerprint}: deploy the network the nodes run`);
     const c = this.net.components.get(component);
     if (!c || !c.stateful) throw new Refusal('UNKNOWN_COMPONENT', `network ${this.net.name} has no stateful component ${component}`);
     if (partition >= c.partitions) throw new Refusal('UNKNOWN_COMPONENT', `${component} has ${c.partitions} partitions, not ${partition + 1}`);
     if (st.deployed) return 'already';
     st.deployed = true;
+    st.deployedAt = index;
     st.component = component;
     st.partition = partition;
     st.fingerprint = fingerprint;
@@ -232,14 +243,16 @@ export class PartitionLogic {
     st.counters.emitted++;
   }
 
-  /** Acknowledgements `[dest, seq]...` from the dispatcher; returns how many messages left the outbox. */
-  ack(st: PartitionState, acks: [string, number][]): number {
+  /**
+   * Acknowledgements `[dest, seq]...` from the dispatcher of deployment `epoch` (its `deployedAt`);
+   * returns how many messages left the outbox. Acknowledgements of another deployment are ignored.
+   */
+  ack(st: PartitionState, epoch: number, acks: [string, number][]): number {
+    if (!st.deployed || epoch !== st.deployedAt) return 0;
     let n = 0;
     for (const [dest, seq] of acks) {
       const q = st.outbox.get(dest);
-      if (!q) continue;
-      n += q.ack(seq);
-      if (q.length === 0) st.outbox.delete(dest);
+      if (q) n += q.ack(seq);
     }
     st.outboxSize -= n;
     return n;
@@ -264,6 +277,7 @@ export class PartitionLogic {
     return [
       PARTITION_IMAGE_VERSION,
       true,
+      st.deployedAt,
       st.component,
       st.partition,
       st.fingerprint,
@@ -287,12 +301,13 @@ export class PartitionLogic {
     if (img[0] !== PARTITION_IMAGE_VERSION) throw new Error(`component partition image version ${String(img[0])} is not supported (expected ${PARTITION_IMAGE_VERSION})`);
     const st = emptyState();
     if (!img[1]) return st;
-    const [, , component, partition, fingerprint, user, counters, lastError, lastIndex, emitNo, msgNo, rr, outbox, seen, sinkSeq, sinkRing, nextSweep] = img as [
-      number, boolean, string, number, string, unknown, number[], string | null, number, number, number, number[], unknown[][], [string, unknown[]][], number, SinkOutput[], number,
+    const [, , deployedAt, component, partition, fingerprint, user, counters, lastError, lastIndex, emitNo, msgNo, rr, outbox, seen, sinkSeq, sinkRing, nextSweep] = img as [
+      number, boolean, number, string, number, string, unknown, number[], string | null, number, number, number, number[], unknown[][], [string, unknown[]][], number, SinkOutput[], number,
     ];
     const c = this.net.components.get(component);
     if (!c) throw new Error(`snapshot holds component ${component}, which network ${this.net.name} on this node does not have`);
     st.deployed = true;
+    st.deployedAt = deployedAt;
     st.component = component;
     st.partition = partition;
     st.fingerprint = fingerprint;

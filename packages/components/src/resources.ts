@@ -5,6 +5,7 @@
  * registers them (`createComponentNode` does), because the handlers run inside the nodes.
  */
 import { defineResource, ResourceError, type ApplyContext, type ResourceDefinition } from '@tessera/partitions';
+import { OperationError } from '@tessera/client';
 import { z } from 'zod';
 import type { Network } from './network.js';
 import { emptyState, PartitionLogic, Refusal, outboxWatermark, type DeliverInput, type PartitionState } from './partition-state.js';
@@ -52,7 +53,8 @@ function isDeliver(v: unknown): v is DeliverInput {
   return true;
 }
 const deliverInput = z.custom<DeliverInput>(isDeliver, 'expected [origin, originComponent|null, w0, w1, [[tag, port, key, payload, createdAt], ...]]');
-const ackInput = z.array(z.tuple([z.string(), z.number().int().min(0)])).max(100_000);
+/** `[epoch (the deployment's deployedAt), [[dest, seq], ...]]`. */
+const ackInput = z.tuple([z.number().int().min(0), z.array(z.tuple([z.string(), z.number().int().min(0)])).max(100_000)]);
 
 function refusalToResource<T>(fn: () => T): T {
   try {
@@ -66,7 +68,10 @@ function refusalToResource<T>(fn: () => T): T {
 /** Summary of a partition's state, as `status` reports it. */
 export function reportOf(st: PartitionState): PartitionReport {
   const outboxByDest: Record<string, number> = {};
-  for (const [d, q] of st.outbox) outboxByDest[d] = q.length - (q.acked?.size ?? 0);
+  for (const [d, q] of st.outbox) {
+    const n = q.length - (q.acked?.size ?? 0);
+    if (n > 0) outboxByDest[d] = n;
+  }
   let seenTags = 0;
   for (const s of st.seen.values()) seenTags += s.size;
   return {
@@ -96,7 +101,7 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
           refusalToResource(() => {
             const id = parseInstanceName(ctx.name);
             if (!id) throw new Refusal('UNKNOWN_COMPONENT', `${ctx.name} is not a component partition name`);
-            const r = logic.deploy(st, id.component, id.partition, input.fingerprint);
+            const r = logic.deploy(st, id.component, id.partition, input.fingerprint, ctx.index);
             after(ctx, st);
             return r;
           }),
@@ -120,9 +125,9 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
       },
       ack: {
         input: ackInput,
-        apply: (st, acks: [string, number][], ctx) => {
+        apply: (st, [epoch, acks]: [number, [string, number][]], ctx) => {
           if (!st.deployed) return 0;
-          const n = logic.ack(st, acks);
+          const n = logic.ack(st, epoch, acks);
           after(ctx, st);
           return n;
         },
@@ -136,14 +141,21 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
       status: { input: z.null(), run: (st) => reportOf(st) },
       query: {
         input: z.tuple([z.string(), z.unknown()]),
+        // Queries answer errors as OperationErrors: the node passes TesseraErrors to the client with their code.
         run: (st, [name, input]: [string, unknown]) => {
-          if (!st.deployed) throw new ResourceError('NOT_DEPLOYED', `network ${net.name} is not deployed here`);
+          if (!st.deployed) throw new OperationError('NOT_DEPLOYED', `network ${net.name} is not deployed here`);
           const q = net.components.get(st.component)!.component.queries.get(name);
-          if (!q) throw new ResourceError('UNKNOWN_QUERY', `component ${st.component} has no query ${name}`);
-          return q(st.user, input);
+          if (!q) throw new OperationError('UNKNOWN_QUERY', `component ${st.component} has no query ${name}`);
+          try {
+            return q(st.user, input);
+          } catch (err) {
+            throw new OperationError('QUERY_FAILED', `query ${name} of ${st.component}/${st.partition}: ${(err as Error)?.message ?? String(err)}`);
+          }
         },
       },
       watermark: { input: z.null(), run: (st) => outboxWatermark(st) },
+      /** The fingerprint of the definition this node runs (deploy checks it before recording anything). */
+      definition: { input: z.null(), run: () => net.fingerprint },
       /** In-process only (the node's dispatcher): the live state. Refused over the wire. */
       local: { input: z.never(), run: (st) => st },
     },

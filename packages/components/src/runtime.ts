@@ -47,6 +47,8 @@ export interface LocalPartitionStatus extends PartitionReport {
 }
 
 interface Dispatch {
+  /** The deployment it sends for (`deployedAt`); a redeployment starts a new dispatch. */
+  readonly epoch: number;
   readonly sender: Sender;
   /** Next outbox sequence number to hand to the sender, per receiver. */
   readonly next: Map<string, number>;
@@ -141,6 +143,10 @@ export class ComponentRuntime {
       return;
     }
     let d = h.dispatch;
+    if (d && d.epoch !== st.deployedAt) {
+      this.stop(h);
+      d = undefined;
+    }
     if (!d) {
       d = h.dispatch = this.startDispatch(h, st);
       this.stats.takeovers++;
@@ -154,8 +160,6 @@ export class ComponentRuntime {
       d.next.set(dest, seq);
       if (d.handed >= this.maxInFlight) break;
     }
-    // Forget receivers whose queues are gone (all acknowledged).
-    if (d.next.size > st.outbox.size) for (const k of d.next.keys()) if (!st.outbox.has(k)) d.next.delete(k);
   }
 
   private startDispatch(h: Hosted, st: PartitionState): Dispatch {
@@ -170,7 +174,7 @@ export class ComponentRuntime {
       ...(this.opts.maxBatch !== undefined ? { maxBatch: this.opts.maxBatch } : {}),
       ...(this.opts.window !== undefined ? { window: this.opts.window } : {}),
     });
-    return { sender, next: new Map(), handed: 0, acks: [], acking: false, closed: false };
+    return { epoch: st.deployedAt, sender, next: new Map(), handed: 0, acks: [], acking: false, closed: false };
   }
 
   private stop(h: Hosted): void {
@@ -240,7 +244,7 @@ export class ComponentRuntime {
       return;
     }
     this.stats.acks++;
-    this.client.command(h.place.clusterPartition, h.placement.type, h.place.resource, 'ack', acks, null).then(
+    this.client.command(h.place.clusterPartition, h.placement.type, h.place.resource, 'ack', [d.epoch, acks], null).then(
       () => {
         if (d.acks.length > 0) setImmediate(() => this.flushAcks(h, d));
         else d.acking = false;

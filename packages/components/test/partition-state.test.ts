@@ -43,7 +43,7 @@ const net = network('t', { maxOutbox: 5, sinkRetention: 3 })
 function replica(): { logic: PartitionLogic; st: PartitionState; events: unknown[]; info(index: number, time?: number): ApplyInfo } {
   const logic = new PartitionLogic(net);
   const st = emptyState();
-  logic.deploy(st, 'counter', 1, net.fingerprint);
+  logic.deploy(st, 'counter', 1, net.fingerprint, 1);
   const events: unknown[] = [];
   return { logic, st, events, info: (index, time = 1_000 + index) => ({ index, time, emit: (e) => events.push(e) }) };
 }
@@ -53,12 +53,14 @@ const batch = (origin: string, w0: number, msgs: WireMessage[]): DeliverInput =>
 describe('component partition state', () => {
   it('refuses a deployment of another definition or an unknown partition', () => {
     const logic = new PartitionLogic(net);
-    expect(() => logic.deploy(emptyState(), 'counter', 0, 'ffff')).toThrow(Refusal);
-    expect(() => logic.deploy(emptyState(), 'counter', 2, net.fingerprint)).toThrow(/2 partitions/);
-    expect(() => logic.deploy(emptyState(), 'nope', 0, net.fingerprint)).toThrow(/no stateful component nope/);
+    expect(() => logic.deploy(emptyState(), 'counter', 0, 'ffff', 1)).toThrow(Refusal);
+    expect(() => logic.deploy(emptyState(), 'counter', 2, net.fingerprint, 1)).toThrow(/2 partitions/);
+    expect(() => logic.deploy(emptyState(), 'nope', 0, net.fingerprint, 1)).toThrow(/no stateful component nope/);
     const st = emptyState();
-    expect(logic.deploy(st, 'counter', 0, net.fingerprint)).toBe('deployed');
-    expect(logic.deploy(st, 'counter', 0, net.fingerprint)).toBe('already');
+    expect(logic.deploy(st, 'counter', 0, net.fingerprint, 3)).toBe('deployed');
+    expect(st.deployedAt).toBe(3);
+    expect(logic.deploy(st, 'counter', 0, net.fingerprint, 4)).toBe('already');
+    expect(st.deployedAt).toBe(3);
   });
 
   it('runs the handler once per tag, tags emits with (log index, emit number), routes them and feeds sinks', () => {
@@ -111,11 +113,18 @@ describe('component partition state', () => {
     r.logic.deliver(r.st, batch('source:a', 1, [fromSource(1, 'x'), fromSource(2, 'y')]), r.info(11));
     expect(outboxWatermark(r.st)).toEqual([11, 0]);
     const dest = [...r.st.outbox.keys()][0]!;
-    expect(r.logic.ack(r.st, [[dest, 0]])).toBe(1);
+    expect(r.logic.ack(r.st, 99, [[dest, 0]])).toBe(0); // another deployment's dispatcher
+    expect(r.logic.ack(r.st, 1, [[dest, 0]])).toBe(1);
     expect(outboxWatermark(r.st)).toEqual([11, 2]);
-    expect(r.logic.ack(r.st, [[dest, 1], [dest, 1], ['nobody/0', 0]])).toBe(1);
-    expect(r.st.outbox.size).toBe(0);
+    expect(r.logic.ack(r.st, 1, [[dest, 1], [dest, 1], ['nobody/0', 0]])).toBe(1);
+    expect(r.st.outboxSize).toBe(0);
     expect(outboxWatermark(r.st)).toEqual([12, 0]);
+    // an emptied queue keeps its numbering: a late acknowledgement of message 0 must not remove the next message
+    r.logic.deliver(r.st, batch('source:a', 1, [fromSource(3, 'z')]), r.info(12));
+    const q = r.st.outbox.get(dest)!;
+    expect([q.base, q.end]).toEqual([2, 3]);
+    expect(r.logic.ack(r.st, 1, [[dest, 0], [dest, 1]])).toBe(0);
+    expect(r.st.outboxSize).toBe(1);
   });
 
   it('refuses messages from outside while the outbox is full (backpressure), changing nothing', () => {
@@ -131,7 +140,7 @@ describe('component partition state', () => {
       expect((err as Refusal).code).toBe('OUTBOX_FULL');
     }
     expect(logCodec.pack(r.logic.image(r.st))).toEqual(before);
-    r.logic.ack(r.st, [[[...r.st.outbox.keys()][0]!, 0]]);
+    r.logic.ack(r.st, 1, [[[...r.st.outbox.keys()][0]!, 0]]);
     expect(r.logic.deliver(r.st, batch('source:a', 1, [fromSource(6, 'late')]), r.info(7))).toEqual([1, 0]);
   });
 
@@ -167,7 +176,7 @@ describe('component partition state', () => {
     expect(() => new PartitionLogic(net).restore([99, true])).toThrow(/version 99/);
     const r = replica();
     const img = r.logic.image(r.st) as unknown[];
-    img[2] = 'ghost';
+    img[3] = 'ghost';
     expect(() => new PartitionLogic(net).restore(img)).toThrow(/ghost/);
   });
 
