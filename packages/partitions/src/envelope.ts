@@ -22,6 +22,17 @@ export const EntryKind = { Command: 1, Clock: 2, KeepAlive: 3, Close: 4, Batch: 
  */
 export const entryPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number', copyBuffers: true });
 
+/**
+ * Decodes byte strings as views into the entry: for command runs, whose inputs reach `apply` only
+ * through a resource that copies what it keeps (`copiesBinaryInputs`) or after copyBinaries().
+ */
+export const entryViewPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number', copyBuffers: false });
+
+/** Whether `entry` is a {@link EntryKind.Runs} entry (a 3-element array whose first element is 6), from its first two bytes. */
+export function isRunsEntry(entry: Uint8Array): boolean {
+  return entry.length > 2 && entry[0] === 0x93 && entry[1] === EntryKind.Runs;
+}
+
 export function encodeCommand(
   time: number,
   timeoutMs: number,

@@ -3,7 +3,8 @@
  * session table, and the log clock. Commands arrive as envelopes (envelope.ts).
  */
 import type { SnapshotSource, StateMachine } from '@tessera/raft';
-import { EntryKind, entryPackr, type BatchedCommand, type CommandRun } from './envelope.js';
+import { copyBinaries } from './binary.js';
+import { EntryKind, entryPackr, entryViewPackr, isRunsEntry, type BatchedCommand, type CommandRun } from './envelope.js';
 import { ResourceError, type ApplyContext, type ResourceDefinition, type SessionEndContext } from './resource.js';
 import { SessionTable, type Outcome, type Session } from './sessions.js';
 
@@ -88,7 +89,9 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
   apply(command: Uint8Array, index: number): Outcome {
     let out: Outcome;
     try {
-      out = this.applyEntry(entryPackr.unpack(command) as unknown[], index);
+      // Runs are decoded with views instead of copies of their byte strings (see copiesBinaryInputs).
+      const borrowed = isRunsEntry(command);
+      out = this.applyEntry((borrowed ? entryViewPackr : entryPackr).unpack(command) as unknown[], index, borrowed);
     } catch (err) {
       // A malformed entry fails the same way on every replica and changes nothing.
       out = fail('MALFORMED_ENTRY', (err as Error).message, index);
@@ -98,7 +101,7 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
     return out;
   }
 
-  private applyEntry(e: unknown[], index: number): Outcome {
+  private applyEntry(e: unknown[], index: number, borrowed: boolean): Outcome {
     const kind = e[0];
     const time = (this.logTime = Math.max(this.logTime, e[1] as number));
     if (this.sessions.size > 0) for (const s of this.sessions.sweep(time)) this.endSession(s, 'expired', index, false);
@@ -122,7 +125,7 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
         const outs = new Array<Outcome>(n);
         let o = 0;
         for (const [timeoutMs, sid, open, ackBelow, type, name, op, seqs, inputs, keys] of runs) {
-          for (let i = 0; i < seqs.length; i++) outs[o++] = this.applyFields(timeoutMs, sid, seqs[i]!, ackBelow, open, type, name, op, inputs[i], keys[i]!, index, time);
+          for (let i = 0; i < seqs.length; i++) outs[o++] = this.applyFields(timeoutMs, sid, seqs[i]!, ackBelow, open, type, name, op, inputs[i], keys[i]!, index, time, borrowed);
         }
         return { ok: true, value: outs, index };
       }
@@ -164,10 +167,11 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
 
   private applyOne(c: BatchedCommand, index: number, time: number): Outcome {
     const [timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key] = c;
-    return this.applyFields(timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key, index, time);
+    return this.applyFields(timeoutMs, sid, seq, ackBelow, open, type, name, op, input, key, index, time, false);
   }
 
-  private applyFields(timeoutMs: number, sid: string, seq: number, ackBelow: number, open: boolean, type: string, name: string, op: string, input: unknown, key: string | null, index: number, time: number): Outcome {
+  /** Applies one command; `borrowed`: binary values in `input` are views into the entry. */
+  private applyFields(timeoutMs: number, sid: string, seq: number, ackBelow: number, open: boolean, type: string, name: string, op: string, input: unknown, key: string | null, index: number, time: number, borrowed: boolean): Outcome {
     const s = this.liveSession(sid, time, index, open, timeoutMs);
     if (!s) return fail('SESSION_EXPIRED', `session ${sid} expired or unknown on partition ${this.partition}`, index);
     if (seq < s.floor) return fail('STALE_REQUEST', `request ${seq} of session ${sid} was already acknowledged by its client`, index);
@@ -176,14 +180,15 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
       SessionTable.acknowledge(s, ackBelow);
       return prev;
     }
-    const out = this.runCommand(type, name, op, input, key, index, time, sid);
+    const out = this.runCommand(type, name, op, input, key, index, time, sid, borrowed);
     s.results.set(seq, out);
     SessionTable.acknowledge(s, ackBelow);
     return out;
   }
 
-  private runCommand(type: string, name: string, op: string, input: unknown, key: string | null, index: number, time: number, session: string): Outcome {
+  private runCommand(type: string, name: string, op: string, input: unknown, key: string | null, index: number, time: number, session: string, borrowed: boolean): Outcome {
     const def = this.resources.get(type);
+    if (borrowed && def && !def.copiesBinaryInputs) input = copyBinaries(input);
     if (!def) return fail('UNKNOWN_RESOURCE', `no resource type ${type} on this node`, index);
     const spec = def.commands[op];
     if (!spec) return fail('UNKNOWN_OPERATION', `resource type ${type} has no command ${op}`, index);

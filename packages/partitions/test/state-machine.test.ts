@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { builtinResources } from '../src/node.js';
-import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive } from '../src/envelope.js';
+import { encodeBatch, encodeClock, encodeClose, encodeCommand, encodeKeepAlive, encodeRuns, type BatchedCommand } from '../src/envelope.js';
+import { defineResource } from '../src/resource.js';
+import { z } from 'zod';
 import type { ResourceDefinition } from '../src/resource.js';
 import type { Outcome } from '../src/sessions.js';
 import { PartitionStateMachine } from '../src/state-machine.js';
@@ -179,6 +181,54 @@ describe('partition state machine', () => {
     expect(m.query('counter', 'c', 'get', null, null)).toBe(5);
     // The batch's commands are deduplicated later too, one by one.
     expect(log.one(cmd(1001, 'b', 1, 1, false, 'counter', 'c', 'add', 3))).toEqual(outs[1]);
+  });
+
+  it('a runs entry (kind 6) applies like the same commands in a batch entry', async () => {
+    const cmds: BatchedCommand[] = [
+      [T, 'a', 1, 1, true, 'map', 'm', 'set', new Uint8Array([1, 2, 3]), 'k1'],
+      [T, 'a', 2, 1, true, 'map', 'm', 'set', { nested: [new Uint8Array([4])] }, 'k2'],
+      [T, 'a', 3, 2, true, 'map', 'm', 'getAndSet', 'text', 'k1'],
+      [T, 'b', 1, 1, true, 'counter', 'c', 'add', 2, null],
+      [T, 'a', 4, 2, true, 'map', 'm', 'set', new Uint8Array([9]), 'k3'],
+      [T, 'a', 4, 2, true, 'map', 'm', 'set', new Uint8Array([9]), 'k3'], // a retry in the same entry
+    ];
+    const viaRuns = sm();
+    const viaBatch = sm();
+    const runs = encodeRuns(1000, cmds);
+    const outRuns = new Log([viaRuns]).one(runs);
+    const outBatch = new Log([viaBatch]).one(encodeBatch(1000, cmds));
+    expect(outRuns).toEqual(outBatch);
+    const values = (outRuns as { value: Outcome[] }).value.map((o) => (o.ok ? o.value : o.code));
+    expect(values).toEqual([null, null, new Uint8Array([1, 2, 3]), 2, null, null]);
+    // State kept from a runs entry shares no bytes with the entry: scribbling over it changes nothing.
+    runs.fill(0);
+    expect(await image(viaRuns)).toEqual(await image(viaBatch));
+    expect(viaRuns.query('map', 'm', 'get', null, 'k2')).toEqual({ nested: [new Uint8Array([4])] });
+    expect(viaRuns.query('map', 'm', 'get', null, 'k3')).toEqual(new Uint8Array([9]));
+    expect(viaRuns.query('map', 'm', 'get', null, 'k1')).toBe('text');
+    // compare-and-set compares bytes by value.
+    const log = new Log([viaRuns]);
+    expect(log.one(cmd(1001, 'a', 5, 5, false, 'map', 'm', 'cas', [new Uint8Array([9]), 'next'], 'k3'))).toMatchObject({ ok: true, value: true });
+    expect(viaRuns.query('map', 'm', 'get', null, 'k3')).toBe('next');
+  });
+
+  it('a resource that keeps its input as is gets copies of byte strings from a runs entry', () => {
+    const keeper = defineResource<{ kept: unknown[] }>({
+      type: 'keeper',
+      create: () => ({ kept: [] }),
+      commands: { keep: { input: z.unknown(), apply: (s, v) => void s.kept.push(v) } },
+      queries: { all: { input: z.null(), run: (s) => s.kept } },
+      snapshot: (s) => s.kept,
+      restore: (img) => ({ kept: img as unknown[] }),
+    });
+    const m = new PartitionStateMachine({ partition: 0, resources: new Map([...registry, ['keeper', keeper]]) });
+    const runs = encodeRuns(1000, [
+      [T, 'a', 1, 1, true, 'keeper', 'k', 'keep', new Uint8Array([7, 7]), null],
+      [T, 'a', 2, 1, true, 'keeper', 'k', 'keep', [{ b: new Uint8Array([8]) }], null],
+    ]);
+    new Log([m]).one(runs);
+    runs.fill(0);
+    expect(m.query('keeper', 'k', 'all', null, null)).toEqual([new Uint8Array([7, 7]), [{ b: new Uint8Array([8]) }]]);
   });
 
   it('malformed entries fail deterministically without changing state', () => {
