@@ -15,8 +15,10 @@
  *
  * Each row runs one operation (`encode`, `decode`) in a loop over the same batch for `seconds`
  * (after a warm-up), decoding from a view inside a larger buffer as a transport does; `opsPerSec` is
- * messages/s, p50/p99 are per batch call. Decoded messages are read (entry data lengths summed) so
- * nothing is optimised away. Single-threaded; run on an idle machine for stable figures.
+ * messages/s, p50/p99 are per batch call; `cpuNsPerMessage` is CPU time (user + system) per message,
+ * which a busy machine inflates less than elapsed time. Decoded messages are read (entry data
+ * lengths summed) so nothing is optimised away. Single-threaded; run on an idle machine for stable
+ * figures.
  */
 import { decodeBatch, encodeBatch, EntryType, message, MessageType, type LogEntry, type Message } from '@tessera/raft';
 import { Latencies, type Benchmark } from './harness.js';
@@ -75,11 +77,15 @@ function consume(messages: readonly Message[]): number {
   return n;
 }
 
-/** Runs `fn` in slices of `batch` calls until `seconds` pass; returns calls/s and per-call latencies. */
-function loop(fn: () => number, seconds: number): { callsPerSec: number; lat: Latencies; sink: number } {
+/**
+ * Runs `fn` in slices of `batch` calls until `seconds` pass; returns calls/s, CPU µs per call (user +
+ * system: on a shared machine it counts only the time this thread ran) and per-call latencies.
+ */
+function loop(fn: () => number, seconds: number): { callsPerSec: number; cpuUsPerCall: number; lat: Latencies; sink: number } {
   const lat = new Latencies();
   let sink = 0;
   let calls = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const stopAt = t0 + seconds * 1000;
   let now = t0;
@@ -93,7 +99,8 @@ function loop(fn: () => number, seconds: number): { callsPerSec: number; lat: La
     for (let i = 0; i < reps; i++) lat.add(per);
     calls += reps;
   }
-  return { callsPerSec: calls / ((now - t0) / 1000), lat, sink };
+  const cpu = process.cpuUsage(c0);
+  return { callsPerSec: calls / ((now - t0) / 1000), cpuUsPerCall: (cpu.user + cpu.system) / calls, lat, sink };
 }
 
 const run: Benchmark = async (ctx) => {
@@ -116,7 +123,8 @@ const run: Benchmark = async (ctx) => {
       loop(fn, Math.min(0.5, seconds / 2)); // warm-up
       const r = loop(fn, seconds);
       const nsPerCall = 1e9 / r.callsPerSec;
-      ctx.log(`${shape.name} ${op}: ${(nsPerCall / msgs.length).toFixed(0)} ns/message${entries > msgs.length ? `, ${(nsPerCall / entries).toFixed(0)} ns/entry` : ''}`);
+      const cpuNsPerCall = r.cpuUsPerCall * 1000;
+      ctx.log(`${shape.name} ${op}: ${(nsPerCall / msgs.length).toFixed(0)} ns/message (CPU ${(cpuNsPerCall / msgs.length).toFixed(0)})${entries > msgs.length ? `, ${(nsPerCall / entries).toFixed(0)} ns/entry (CPU ${(cpuNsPerCall / entries).toFixed(0)})` : ''}`);
       ctx.report({
         benchmark: 'codec',
         params: { shape: shape.name, op },
@@ -126,6 +134,7 @@ const run: Benchmark = async (ctx) => {
         extra: {
           nsPerMessage: nsPerCall / msgs.length,
           nsPerEntry: entries > 0 ? nsPerCall / entries : '',
+          cpuNsPerMessage: cpuNsPerCall / msgs.length,
           bytesPerMessage: encoded.byteLength / msgs.length,
           messagesPerBatch: msgs.length,
         },

@@ -9,16 +9,17 @@
  *   one @tessera/raft codec batch per burst), built once up front; the receiver only splits frames
  *   and reads each batch's message count. The ceiling: what loopback TCP costs with no encoding,
  *   decoding or queueing at all;
- * - `socket+codec`: the same socket, but the sender encodes each burst and the receiver decodes each
- *   frame: the least work any transport using the shared codec must do;
+ * - `socket+codec`: the same socket, but the sender encodes each burst (into reused memory, as the TCP
+ *   transport does) and the receiver decodes each frame: the least work any transport using the
+ *   shared codec must do;
  * - `in-process` (same-process mode only): @tessera/raft's InProcessNetwork (no bytes move);
  * - `tcp`: @tessera/transport-tcp, plain; `tcp+tls`: with mutual TLS and a shared secret.
  *
  * Two modes, each row tagged with its mode:
  * - `processes` (default): the sender is this process, the receiver a child process (as peers are
  *   different processes, usually on different machines), so encoding and decoding run on different
- *   cores. The receiver reports deliveries back over the IPC channel, every quarter of the window
- *   of messages in flight or 5 ms after a delivery; it echoes over the transport for the latency rounds.
+ *   cores. The receiver reports deliveries back on a pipe, every quarter of the window of messages
+ *   in flight or 5 ms after a delivery; it echoes over the transport for the latency rounds.
  * - `same-process`: both endpoints in this process: one thread pays encoding, decoding and both ends
  *   of every socket, so this bounds what one core can move.
  *
@@ -35,11 +36,12 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createServer, Socket, connect as tcpConnect, type Server } from 'node:net';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBatch, encodeBatch, InProcessNetwork, message, MessageType, type Message, type Transport } from '@tessera/raft';
+import { batchBound, decodeBatch, encodeBatch, encodeBatchInto, InProcessNetwork, message, MessageType, type Message, type Transport } from '@tessera/raft';
 import { tcpTransport } from '@tessera/transport-tcp';
 import { Latencies, type BenchContext, type Benchmark } from './harness.js';
 
@@ -254,20 +256,28 @@ function batchCount(body: Uint8Array): number {
   }
 }
 
-/** The raw socket rows' sending side. `codec` false: frames are encoded once up front (one per burst size). */
+/**
+ * The raw socket rows' sending side. `codec` false: frames are encoded once up front (one per burst
+ * size). `codec` true: each burst is encoded in place after its frame header, into a buffer reused
+ * once the socket has written it (as the TCP transport does).
+ */
 function socketSender(sock: Socket, size: number, codec: boolean): (n: number) => void {
   const ab = appendOf(size, 'a', 'b');
   const prebuilt = new Map<number, Buffer>();
+  const spare: Buffer[] = [];
+  const written = (buf: Buffer) => (err?: Error | null) => {
+    if (!err && spare.length < 4) spare.push(buf);
+  };
   return (n) => {
     if (codec) {
-      const payload = encodeBatch('a', 'b', new Array<Message>(n).fill(ab));
-      sock.cork();
-      const h = Buffer.allocUnsafe(HEADER);
-      h.writeUInt32BE(payload.byteLength + 1, 0);
-      h[4] = BATCH_FRAME;
-      sock.write(h);
-      sock.write(payload);
-      sock.uncork();
+      const messages = new Array<Message>(n).fill(ab);
+      const need = HEADER + batchBound('a', 'b', messages);
+      let buf = spare.pop();
+      if (buf === undefined || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, 64 * 1024));
+      const end = encodeBatchInto(buf, HEADER, 'a', 'b', messages);
+      buf.writeUInt32BE(end - HEADER + 1, 0);
+      buf[4] = BATCH_FRAME;
+      sock.write(buf.subarray(0, end), written(buf));
       return;
     }
     let f = prebuilt.get(n);
@@ -345,8 +355,15 @@ type ToChild =
   | { op: 'echo'; req: number; id: number; on: boolean }
   | { op: 'cpu'; req: number }
   | { op: 'close'; req: number; id: number };
-/** Child to parent: a request's answer, or deliveries. */
-type FromChild = { op: 'reply'; req: number; value: unknown } | { op: 'delivered'; id: number; n: number } | { op: 'error'; req: number; message: string };
+/** Child to parent: a request's answer. Deliveries travel on their own pipe (see {@link ACK_FD}). */
+type FromChild = { op: 'reply'; req: number; value: unknown } | { op: 'error'; req: number; message: string };
+
+/**
+ * The child's descriptor for delivery reports: 8-byte records (u32be pair id, u32be messages) on a
+ * plain pipe. Node's IPC channel (JSON messages) cost the receiver about 0.2 ms per message here,
+ * which would have weighed on every row.
+ */
+const ACK_FD = 4;
 
 /** The child process hosting endpoint `b` of every pair, and the IPC requests to it. */
 class Receiver {
@@ -357,15 +374,19 @@ class Receiver {
   readonly deliveries = new Map<number, (n: number) => void>();
 
   constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [CHILD_ENV]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [CHILD_ENV]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
     this.child.on('message', (m: FromChild) => {
-      if (m.op === 'delivered') this.deliveries.get(m.id)?.(m.n);
-      else {
-        const w = this.waiting.get(m.req);
-        this.waiting.delete(m.req);
-        if (m.op === 'reply') w?.resolve(m.value);
-        else w?.reject(new Error(`transport bench child: ${m.message}`));
-      }
+      const w = this.waiting.get(m.req);
+      this.waiting.delete(m.req);
+      if (m.op === 'reply') w?.resolve(m.value);
+      else w?.reject(new Error(`transport bench child: ${m.message}`));
+    });
+    let rest: Buffer = Buffer.alloc(0);
+    (this.child.stdio[ACK_FD] as Readable).on('data', (chunk: Buffer) => {
+      const b = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      let p = 0;
+      for (; p + 8 <= b.length; p += 8) this.deliveries.get(b.readUInt32BE(p))?.(b.readUInt32BE(p + 4));
+      rest = b.subarray(p);
     });
     this.child.on('exit', (code) => {
       for (const w of this.waiting.values()) w.reject(new Error(`transport bench child exited (${code})`));
@@ -450,6 +471,7 @@ async function remoteSocketPair(rx: Receiver, size: number, codec: boolean, ackE
 /** The child's side: endpoints `b`, reporting deliveries to the parent. */
 function childMain(): void {
   const send = (m: FromChild) => process.send!(m);
+  const acks = new Socket({ fd: ACK_FD, readable: false, writable: true });
   const open = new Map<number, { echo(on: boolean): void; peer(address: string): void; close(): Promise<void> }>();
   /** Counts deliveries, reporting them every `ackEvery` messages or 5 ms after the first unreported one. */
   const reporter = (id: number, ackEvery: number) => {
@@ -458,7 +480,12 @@ function childMain(): void {
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      if (unreported > 0) send({ op: 'delivered', id, n: unreported });
+      if (unreported > 0) {
+        const record = Buffer.allocUnsafe(8);
+        record.writeUInt32BE(id, 0);
+        record.writeUInt32BE(unreported, 4);
+        acks.write(record);
+      }
       unreported = 0;
     };
     return (n: number) => {
@@ -528,7 +555,10 @@ function childMain(): void {
   });
   // The parent disconnecting ends the run: close whatever is still open, then exit.
   process.on('disconnect', () => {
-    void Promise.all([...open.values()].map((e) => e.close())).finally(() => process.exit(0));
+    void Promise.all([...open.values()].map((e) => e.close())).finally(() => {
+      acks.destroy();
+      process.exit(0);
+    });
   });
 }
 
@@ -606,8 +636,7 @@ type Mode = 'processes' | 'same-process';
 
 async function runMode(ctx: BenchContext, mode: Mode, size: number, opts: { seconds: number; slices: number; rounds: number; only: Set<string> | undefined }): Promise<void> {
   const rx = mode === 'processes' ? new Receiver() : undefined;
-  // Acknowledging costs the receiver an IPC message (JSON over a pipe, tens of µs): a few hundred a
-  // second at most, so that they weigh on no row.
+  // A few hundred delivery reports a second at most, so that they weigh on no row.
   const ackEvery = Math.max(1, Math.floor(windowOf(size) / 4));
   // The raw socket rows come first so every later row can be given as a fraction of them.
   const all: [string, () => Promise<Pair>][] = [
