@@ -154,6 +154,8 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
         },
       },
       watermark: { input: z.null(), run: (st) => outboxWatermark(st) },
+      /** Retained sink outputs numbered above `after` (sinks read the ones their subscription missed). */
+      outputs: { input: z.number().int().min(0), run: (st, after: number) => ({ seq: st.sinkSeq, outputs: st.sinkRing.filter((o) => o[0] > after) }) },
       /** The fingerprint of the definition this node runs (deploy checks it before recording anything). */
       definition: { input: z.null(), run: () => net.fingerprint },
       /** In-process only (the node's dispatcher): the live state. Refused over the wire. */
