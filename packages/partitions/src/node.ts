@@ -423,7 +423,8 @@ export class PartitionNode {
         for (let i = 0; i < batch.length; i++) {
           const b = batch[i]!;
           const o = outs[i]!;
-          if (!o.ok || !b.run) {
+          // A duplicate answered from the dedup table carries the index it was first applied at.
+          if (!o.ok || !b.run || o.index !== out.index) {
             this.answer(b, o, part.p);
             continue;
           }

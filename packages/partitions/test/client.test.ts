@@ -66,6 +66,16 @@ describe('client against three in-process nodes', () => {
       expect(ok[2]).toEqual([10, 12]);
       expect(ok[3]).toEqual([null, null]);
       expect(ok[4]).toBeGreaterThan(0);
+      // The same run again (a retry under new request ids): answered from the dedup table, with the
+      // index the commands were first applied at, not the index of the entry that carried the retry.
+      msgs.length = 0;
+      s.write(encodeFrame([[20, 'cmds', 0, 'raw-session', false, 30_000, 1, 'map', 'm', 'set', [20, 21, 22], [1, 2, 3], ['x', null, 'z'], ['a', 'b', 'c']]]));
+      await until(() => (answered().length >= 3 ? true : undefined), 'answers to the retried run');
+      const again = msgs.filter((m) => m[1] === ResponseKind.Ok).map((m) => [m[0], m[3]]);
+      expect(again).toEqual([
+        [20, ok[4]],
+        [22, ok[4]],
+      ]);
     } finally {
       s.destroy();
     }
