@@ -30,7 +30,9 @@
  * Rows: `opsPerSec` = entries/s, p50/p99 = latency of one append call (from the call to its
  * resolution, so with depth 2 it includes waiting for the call before it), `MBps` = entry payload
  * MB/s (100 bytes per entry; framing not counted), `ratioToRaw` = MBps / raw MBps at the same batch
- * size, `syncsPerSec` = append calls/s.
+ * size, `syncsPerSec` = append calls/s, `cpuUsPerCall` = CPU time of the process (every thread:
+ * event loop, thread pool, GC; user + system) per append call, which unlike throughput barely
+ * depends on what else the machine runs.
  */
 import { constants, fdatasync, write } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
@@ -122,7 +124,7 @@ async function copyAppender(dir: string, batch: number): Promise<Appender> {
       for (let i = 0; i < batch; i++) {
         const d = entries[i]!.data;
         buf.set(d, off);
-        off += d.byteLength;
+        off += d.length;
       }
       const at = pos;
       pos += off;
@@ -177,6 +179,8 @@ const BACKENDS: Record<string, (dir: string, batch: number) => Promise<Appender>
 interface Tally {
   calls: number;
   ms: number;
+  /** CPU time of this process (every thread: event loop, thread pool, GC) during the slices, µs. */
+  cpuUs: number;
   lat: Latencies;
 }
 
@@ -196,7 +200,7 @@ async function measureInterleaved(makers: [string, (dir: string, batch: number) 
     }
     // Warm up (JIT, file creation).
     for (const a of apps) await drive(a, Math.min(200, seconds * 100), depth);
-    const tallies: Tally[] = apps.map(() => ({ calls: 0, ms: 0, lat: new Latencies() }));
+    const tallies: Tally[] = apps.map(() => ({ calls: 0, ms: 0, cpuUs: 0, lat: new Latencies() }));
     const rounds = Math.max(1, Math.round((seconds * 1000) / sliceMs));
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < apps.length; i++) await drive(apps[i]!, sliceMs, depth, tallies[i]!);
@@ -204,6 +208,7 @@ async function measureInterleaved(makers: [string, (dir: string, batch: number) 
     return tallies.map((t) => ({
       entriesPerSec: (t.calls * batch * 1000) / t.ms,
       callsPerSec: (t.calls * 1000) / t.ms,
+      cpuUsPerCall: t.cpuUs / t.calls,
       p50: t.lat.percentile(50),
       p99: t.lat.percentile(99),
     }));
@@ -218,6 +223,7 @@ async function measureInterleaved(makers: [string, (dir: string, batch: number) 
  * and per-call latency to `t`. A new call is made as soon as the oldest one resolved.
  */
 async function drive(a: Appender, ms: number, depth: number, t?: Tally): Promise<void> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + ms;
   const flight: { p: Promise<void>; at: number }[] = [];
@@ -234,7 +240,11 @@ async function drive(a: Appender, ms: number, depth: number, t?: Tally): Promise
       t.calls++;
     }
   }
-  if (t) t.ms += performance.now() - t0;
+  if (t) {
+    t.ms += performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    t.cpuUs += cpu.user + cpu.system;
+  }
 }
 
 function list(v: string | boolean | undefined, fallback: string): string[] {
@@ -269,7 +279,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
         opsPerSec: r.entriesPerSec,
         p50Ms: r.p50,
         p99Ms: r.p99,
-        extra: { MBps, ratioToRaw: rawMBps ? MBps / rawMBps : 0, syncsPerSec: r.callsPerSec },
+        extra: { MBps, ratioToRaw: rawMBps ? MBps / rawMBps : 0, syncsPerSec: r.callsPerSec, cpuUsPerCall: r.cpuUsPerCall },
       });
     });
   }

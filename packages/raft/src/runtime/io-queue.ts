@@ -190,7 +190,7 @@ export class IoQueue {
     const op = f.op;
     if (this.onPersist) {
       let bytes = 0;
-      for (const e of op.entries) bytes += e.data.byteLength;
+      for (const e of op.entries) bytes += e.data.length; // not byteLength: V8 11 does not inline that getter
       this.onPersist(op.entries.length, bytes, this.clock!.now() - f.at);
     }
     let safe = op.entries[op.entries.length - 1]!.index;
