@@ -3,7 +3,8 @@ import type { Connection } from './connection.js';
 
 /**
  * Upper bound of a message's encoded size in @tessera/raft's codec (every varint counted at its
- * maximum), so a batch whose estimate fits a frame limit is guaranteed to encode within it.
+ * maximum), so a batch whose estimate fits a frame limit is guaranteed to encode within it. It is
+ * also at least the message's share of the codec's `batchBound`, which sizes write buffers (tested).
  */
 export function wireSize(m: Message): number {
   let n = 80 + m.group.length * 3;

@@ -40,6 +40,8 @@ export function tcpTransport(options: TcpTransportOptions): TcpTransportFactory 
   return (init) => new TcpTransportImpl(opts, init);
 }
 
+const NO_MESSAGES: readonly Message[] = [];
+
 class TcpTransportImpl implements TcpTransport, ConnectionHost {
   readonly nodeId: NodeId;
   readonly instance = newInstanceId();
@@ -210,8 +212,10 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     for (;;) {
       const next = peer.take(target);
       if (!next) return;
-      // Encoded in place after room for the frame header: one buffer, one write, no copy.
-      const buf = this.writeBuffers.acquire(HEADER_BYTES + batchBound(this.nodeId, peer.id, next.messages));
+      // Encoded in place after room for the frame header: one buffer, one write, no copy. The
+      // queue's estimate (wireSize) bounds each message's share of the codec's bound, so only the
+      // batch header is sized here, not every message a second time.
+      const buf = this.writeBuffers.acquire(HEADER_BYTES + batchBound(this.nodeId, peer.id, NO_MESSAGES) + next.bytes);
       const end = encodeBatchInto(buf, HEADER_BYTES, this.nodeId, peer.id, next.messages);
       if (end - HEADER_BYTES > limit) {
         // Only a single message can get here (estimates are upper bounds).

@@ -4,7 +4,7 @@
  * buffers.
  */
 import { describe, expect, it } from 'vitest';
-import { message, MessageType, type Message } from '@tessera/raft';
+import { batchBound, encodeBatch, message, MessageType, type Message } from '@tessera/raft';
 import { Peer, wireSize } from '../src/peer.js';
 import { WriteBuffers } from '../src/write-buffers.js';
 
@@ -140,6 +140,30 @@ describe('per-peer send queue', () => {
       }
       expect(p.queued).toBe(model.length);
       expect(p.queuedBytes).toBe(model.reduce((n, x) => n + x.size, 0));
+    }
+  });
+});
+
+describe('size estimates', () => {
+  it(`wireSize bounds a message's share of the codec's batchBound and its encoded size (FUZZ_SEED=${SEED})`, () => {
+    const r = rng(SEED ^ 0x5eed);
+    const big = () => (r() < 0.5 ? Math.floor(r() * 200) : Math.floor(r() * 2 ** 53));
+    const id = () => 'ü日x'.repeat(Math.floor(r() * 30));
+    for (let i = 0; i < 2_000; i++) {
+      const type = r() < 0.5 ? MessageType.App : MessageType.Snap;
+      const m = message(type, id(), 'a', 'b', big());
+      m.logTerm = big();
+      m.index = Math.floor(r() * 2 ** 50);
+      m.commit = big();
+      m.rejectHint = big();
+      m.context = big();
+      m.entries = Array.from({ length: Math.floor(r() * 4) }, (_, k) => ({ index: m.index + 1 + k, term: big(), type: 0, data: new Uint8Array(Math.floor(r() * 300)) }));
+      if (type === MessageType.Snap) {
+        m.snapshot = { meta: { index: big(), term: big(), membership: { voters: Array.from({ length: Math.floor(r() * 5) }, id), learners: Array.from({ length: Math.floor(r() * 3) }, id) } }, offset: big(), done: r() < 0.5, data: new Uint8Array(Math.floor(r() * 500)) };
+      }
+      const share = batchBound('a', 'b', [m]) - batchBound('a', 'b', []);
+      expect(wireSize(m), `message ${i}`).toBeGreaterThanOrEqual(share);
+      expect(share).toBeGreaterThanOrEqual(encodeBatch('a', 'b', [m]).length - encodeBatch('a', 'b', []).length);
     }
   });
 });
