@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TesseraClient } from '@tessera/client';
 import { TimeoutError } from '@tessera/raft';
-import { ClosedError } from './errors.js';
+import { ClosedError, NotDeployedError } from './errors.js';
 import { targets } from './grouping.js';
 import type { Network, NetworkComponent, SourceDef } from './network.js';
 import { placeNetwork, type NetworkPlacement } from './placement.js';
@@ -147,7 +147,7 @@ export class Source {
       for (const d of out) {
         this.used.add(`${d.component.name}/${d.partition}`);
         this.sender.send(d.component.name, d.partition, d.message, (err) => {
-          if (err !== undefined && rec.error === undefined) rec.error = err;
+          if (err !== undefined && rec.error === undefined) rec.error = (err as { code?: string }).code === 'NOT_DEPLOYED' ? new NotDeployedError(`network ${this.net.name} is not deployed (${d.component.name}/${d.partition}: ${(err as Error).message})`) : err;
           if (--rec.left === 0) this.finish(rec);
         });
       }

@@ -3,7 +3,7 @@
 import type { TesseraClient } from '@tessera/client';
 import { Role } from '@tessera/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploy, network, partitionForKey, openSink, openSource, placeNetwork, queryAll, queryComponent, status, undeploy, DeployError, type Network } from '../src/index.js';
+import { deploy, network, NotDeployedError, partitionForKey, openSink, openSource, placeNetwork, queryAll, queryComponent, status, undeploy, DeployError, type Network } from '../src/index.js';
 import { startLocalCluster, type LocalCluster } from '../src/local/index.js';
 import { accounts, bankNetwork, gateNetwork, wordCountNetwork } from './fixtures/networks.mjs';
 import { expectedCounts, lines, quiescent, until, wordsOf } from './helpers/wait.js';
@@ -133,6 +133,7 @@ describe('word count and bank on a 3-node cluster', () => {
     expect(await undeploy(client, wc)).toBe(true);
     expect((await status(client, wc)).deployment).toBeNull();
     const source = openSource(client, wc, 'lines', { timeoutMs: 5_000 });
+    await expect(source.push('after undeploy')).rejects.toBeInstanceOf(NotDeployedError);
     await expect(source.push('after undeploy')).rejects.toMatchObject({ code: 'NOT_DEPLOYED' });
     await deploy(client, wc);
     await source.push('a fresh start');
