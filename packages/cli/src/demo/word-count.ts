@@ -1,19 +1,23 @@
 /**
- * The demo's word-count network: a source of lines, a stateless splitter, a stateful counter with
- * 4 partitions (3 replicas each) keyed by word, and a sink of count updates. The node processes of
- * `tessera demo` host it (their configuration names this module), and the demo process pushes
- * lines and reads the counts through it.
+ * The word-count network of examples/word-count, which `tessera demo` runs: a source of lines, a
+ * stateless splitter, a stateful counter with 4 partitions (3 replicas each) keyed by word, and a
+ * sink of count updates. The node processes of the demo host it (their configuration names this
+ * module); the demo process pushes lines and reads the counts through it.
+ *
+ * A copy, because a published package cannot depend on the private example package; the test
+ * `word-count.test.ts` keeps it identical to the example (fingerprint, handlers, queries, words).
  */
 import { component, hash, network } from '@tessera/components';
 import { z } from 'zod';
 
-/** The words of a line: lower case, letters and inner apostrophes only. Both the network and the verifier use it. */
+/** The words of a line: lower case, letters and inner apostrophes. The splitter and the verifier both use it. */
 export function wordsOf(line: string): string[] {
   const out: string[] = [];
-  for (const m of line.toLowerCase().matchAll(/[a-z]+(?:'[a-z]+)*/g)) out.push(m[0]);
+  for (const m of line.toLowerCase().matchAll(/[a-z0-9]+(?:'[a-z]+)*/g)) out.push(m[0]);
   return out;
 }
 
+/** Stateless: runs wherever a line enters (in the pushing process); its words go on, keyed by word. */
 export const splitter = component({
   name: 'splitter',
   inputs: { lines: z.string().max(100_000) },
@@ -25,10 +29,11 @@ export const splitter = component({
   },
 });
 
+/** Stateful: each partition counts the words hashed to it; every update goes to the sink. */
 export const counter = component({
   name: 'counter',
   inputs: { words: z.string() },
-  outputs: { counts: z.object({ word: z.string(), count: z.number() }) },
+  outputs: { counts: z.object({ word: z.string(), count: z.number().int() }) },
   state: { init: () => new Map<string, number>() },
   handlers: {
     words(word, ctx) {
@@ -40,11 +45,13 @@ export const counter = component({
   queries: {
     /** Every word this partition counted, with its count. */
     counts: (state) => Object.fromEntries(state),
+    /** The count of one word (0 if unseen). */
+    count: (state, word: string) => state.get(word) ?? 0,
   },
 });
 
 /** The network: lines -> splitter -> counter (hash by word) -> counts. */
-export const wordCount = network('word-count', { sinkRetention: 256 })
+export const wordCount = network('word-count', { sinkRetention: 1_000 })
   .add(splitter, { partitions: 2 })
   .add(counter, { partitions: 4, replicas: 3 })
   .connect('splitter.words', 'counter.words', hash())
