@@ -12,10 +12,13 @@ export class WriteBuffers {
   private readonly free: Buffer[] = [];
 
   constructor(
-    /** Buffers kept for reuse; more in flight at once are allocated and then dropped. */
-    private readonly maxPooled = 4,
+    /**
+     * Buffers kept for reuse; more in flight at once are allocated and then dropped. A flush of
+     * default-sized frames (maxBatchBytes 256 KiB: 512 KiB buffers) keeps at most 4 MiB.
+     */
+    private readonly maxPooled = 8,
     /** Larger buffers (frames of big snapshot chunks) are not kept: they are rare, and would pin memory. */
-    private readonly maxPooledBytes = 1024 * 1024,
+    private readonly maxPooledBytes = 512 * 1024,
   ) {}
 
   /** A buffer of at least `n` bytes, not zero-filled: the caller writes every byte it sends. */
