@@ -98,6 +98,11 @@ export function emptyState(): PartitionState {
 /** Origin name of a stateful partition. */
 export const originOf = (component: string, partition: number) => `${component}/${partition}`;
 
+/** The last `keep` outputs (the ring holds up to twice that between trims). */
+export function retainedOutputs(st: PartitionState, keep: number): SinkOutput[] {
+  return keep <= 0 ? [] : st.sinkRing.length <= keep ? st.sinkRing : st.sinkRing.slice(st.sinkRing.length - keep);
+}
+
 /** A deterministic refusal: thrown before anything changes, the same on every replica. */
 export class Refusal extends Error {
   constructor(
@@ -125,6 +130,57 @@ export function outboxWatermark(st: PartitionState): [number, number] {
     }
   }
   return [w0, w1];
+}
+
+/**
+ * The context a stateful handler gets. One object per message with plain fields; the tag string
+ * and the random generator are made only when asked for (most handlers use neither).
+ */
+class StatefulContext implements HandlerContext<unknown> {
+  emits: { port: string; message: unknown; key: string | null }[] | undefined;
+  private rnd: (() => number) | undefined;
+  private metaObj: MessageMeta | undefined;
+  readonly component: string;
+  readonly partition: number;
+  readonly partitions: number;
+
+  constructor(
+    private readonly st: PartitionState,
+    me: NetworkComponent,
+    private readonly origin: string,
+    private readonly tag: Tag,
+    private readonly port: string,
+    readonly key: string | null,
+    private readonly createdAt: number,
+    readonly index: number,
+    readonly time: number,
+    private readonly msgNo: number,
+  ) {
+    this.component = me.name;
+    this.partition = st.partition;
+    this.partitions = me.partitions;
+  }
+
+  get state(): unknown {
+    return this.st.user;
+  }
+
+  set state(v: unknown) {
+    this.st.user = v;
+  }
+
+  get meta(): MessageMeta {
+    return (this.metaObj ??= { tag: `${this.origin}@${tagKey(this.tag)}`, origin: this.origin, port: this.port, createdAt: this.createdAt });
+  }
+
+  emit(port: string, message: unknown, options?: EmitOptions): void {
+    (this.emits ??= []).push({ port, message, key: options?.key ?? null });
+  }
+
+  random(): number {
+    this.rnd ??= seededRandom(seedOf(`${this.st.component}/${this.st.partition}:${this.index}:${this.msgNo}`));
+    return this.rnd();
+  }
 }
 
 /** The deterministic operations of one network's partitions. */
@@ -191,47 +247,31 @@ export class PartitionLogic {
       st.lastError = `${me.name} has no input port ${port}`;
       return;
     }
-    const emits: { port: string; message: unknown; key: string | null }[] = [];
-    const meta: MessageMeta = { tag: `${origin}@${tagKey(tag)}`, origin, port, createdAt };
-    const ctx: HandlerContext<unknown> = {
-      get state() {
-        return st.user;
-      },
-      set state(v: unknown) {
-        st.user = v;
-      },
-      emit(p: string, message: unknown, options?: EmitOptions) {
-        emits.push({ port: p, message, key: options?.key ?? null });
-      },
-      key,
-      meta,
-      component: me.name,
-      partition: st.partition,
-      partitions: me.partitions,
-      index: info.index,
-      time: info.time,
-      random: seededRandom(seedOf(`${st.component}/${st.partition}:${info.index}:${msgNo}`)),
-    };
+    const ctx = new StatefulContext(st, me, origin, tag, port, key, createdAt, info.index, info.time, msgNo);
     try {
       handler(payload, ctx);
+      const emits = ctx.emits;
+      if (emits === undefined) return;
       // Route everything before committing anything: a bad emit fails the whole handler.
-      const routed = emits.map((e) => ({ e, r: routeEmit(me, this.net, e.port, e.message, e.key, (): Tag => [info.index, st.emitNo++], (conn) => st.rr[conn.index] = (st.rr[conn.index] ?? 0) + 1) }));
+      const routed = emits.map((e) => ({ e, r: routeEmit(me, this.net, e.port, e.message, e.key, (): Tag => [info.index, st.emitNo++], (conn) => (st.rr[conn.index] = (st.rr[conn.index] ?? 0) + 1)) }));
       for (const { e, r } of routed) {
         for (const x of r) {
           for (const p of x.partitions) this.enqueue(st, `${x.to.name}/${p}`, [x.tag, x.conn.to.port, e.key, x.message, createdAt]);
         }
         if (me.sinkPorts.has(e.port)) {
           const out: SinkOutput = [++st.sinkSeq, e.port, e.key, e.message, `${originOf(st.component, st.partition)}@${info.index}.${st.emitNo++}`, createdAt];
-          if (this.net.options.sinkRetention > 0) {
+          const keep = this.net.options.sinkRetention;
+          if (keep > 0) {
             st.sinkRing.push(out);
-            if (st.sinkRing.length > this.net.options.sinkRetention) st.sinkRing.splice(0, st.sinkRing.length - this.net.options.sinkRetention);
+            // Trimmed in bulk once twice the retention (a splice per output would move the whole ring every time).
+            if (st.sinkRing.length >= 2 * keep) st.sinkRing.splice(0, st.sinkRing.length - keep);
           }
           info.emit(out);
         }
       }
     } catch (err) {
       st.counters.errors++;
-      st.lastError = `${meta.tag} on ${me.name}.${port}: ${(err as Error)?.message ?? String(err)}`;
+      st.lastError = `${ctx.meta.tag} on ${me.name}.${port}: ${(err as Error)?.message ?? String(err)}`;
     }
   }
 

@@ -5,7 +5,7 @@ import { component } from '../src/component.js';
 import { hash } from '../src/grouping.js';
 import { network } from '../src/network.js';
 import type { WireMessage } from '../src/outbox.js';
-import { emptyState, outboxWatermark, PartitionLogic, Refusal, type ApplyInfo, type DeliverInput, type PartitionState } from '../src/partition-state.js';
+import { emptyState, outboxWatermark, PartitionLogic, Refusal, retainedOutputs, type ApplyInfo, type DeliverInput, type PartitionState } from '../src/partition-state.js';
 import { partitionForKey } from '../src/grouping.js';
 
 // The partition layer stores snapshot images with this codec (packages/partitions/src/envelope.ts).
@@ -156,7 +156,8 @@ describe('component partition state', () => {
     expect(restored.outboxSize).toBe(r.st.outboxSize);
     expect(outboxWatermark(restored)).toEqual(outboxWatermark(r.st));
     expect(restored.sinkRing).toEqual(r.st.sinkRing);
-    expect(restored.sinkRing).toHaveLength(3); // sinkRetention
+    expect(retainedOutputs(restored, 3)).toHaveLength(3); // sinkRetention
+    expect(retainedOutputs(restored, 3).map((o) => o[0])).toEqual([2, 3, 4]);
     expect(logCodec.pack(new PartitionLogic(net).image(restored))).toEqual(bytes);
     // the seen-set came back: the same messages again are dropped
     const info = { index: 30, time: 2_000, emit: () => {} };
