@@ -10,6 +10,7 @@ import { connect, type TesseraClient } from '@tessera/client';
 import { createNode, type NodeOptions, type PartitionNode } from '@tessera/partitions';
 import { Role, silentLogger, type Logger } from '@tessera/raft';
 import type { Network } from './network.js';
+import type { WireMessage } from './outbox.js';
 import { outboxWatermark, originOf, type PartitionState } from './partition-state.js';
 import { placeNetwork, type NetworkPlacement, type PartitionPlace } from './placement.js';
 import { componentResources, reportOf, type PartitionReport } from './resources.js';
@@ -185,7 +186,7 @@ export class ComponentRuntime {
   }
 
   /** Hands one outbox message to the sender; acknowledges it once every receiver applied it. */
-  private hand(h: Hosted, d: Dispatch, dest: string, seq: number, msg: PartitionState['outbox'] extends Map<string, infer Q> ? Q extends { at(s: number): infer M } ? NonNullable<M> : never : never): void {
+  private hand(h: Hosted, d: Dispatch, dest: string, seq: number, msg: WireMessage): void {
     const slash = dest.lastIndexOf('/');
     const comp = h.net.components.get(dest.slice(0, slash))!;
     const partition = Number(dest.slice(slash + 1));
