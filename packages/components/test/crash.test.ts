@@ -34,6 +34,14 @@ describe('crashes with real processes', () => {
     const net = wordCountNetwork(4);
     await deploy(cl, net);
     const text = lines(1_500, 11);
+    // Every count update once, in order per word, across the crash of a replica that may be serving the subscription.
+    const updates = new Map<string, number[]>();
+    const sink = openSink<{ word: string; count: number }>(cl, net, 'counts', (u) => {
+      const list = updates.get(u.word) ?? [];
+      list.push(u.count);
+      updates.set(u.word, list);
+    }, { catchUpIntervalMs: 200 });
+    await sink.ready;
     const source = openSource(cl, net, 'lines', { maxInFlight: 128, timeoutMs: 60_000 });
     const target = placeNetwork(net, P).of('counter', 0).clusterPartition;
     let done = 0;
@@ -56,7 +64,12 @@ describe('crashes with real processes', () => {
     await fault;
     expect(killed).not.toBe('');
     await quiescent(cl, net);
-    expect(await counts(cl, net)).toEqual(expectedCounts(text));
+    const expected = expectedCounts(text);
+    expect(await counts(cl, net)).toEqual(expected);
+    await until(() => ([...expected].every(([w, n]) => (updates.get(w)?.length ?? 0) >= n) ? true : undefined), 'every count update at the sink');
+    for (const [w, n] of expected) expect(updates.get(w), w).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(sink.stats().gaps).toBe(0);
+    sink.close();
     const st = await status(cl, net);
     const counter = st.components.counter!.partitions;
     expect(counter.reduce((s, p) => s + p.errors, 0)).toBe(0);
