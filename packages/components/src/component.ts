@@ -55,7 +55,7 @@ export interface HandlerContext<S = unknown, O extends PortSchemas = PortSchemas
   readonly partitions: number;
   /** Log index of the entry that carried the message (stateless components: the origin's index, or the source's sequence number). */
   readonly index: number;
-  /** Log time in ms: the proposing leader's clock, monotonic within a partition (stateless: the origin's time). */
+  /** Log time in ms: the proposing leader's clock, monotonic within a partition (stateless: when the source accepted the message this one derives from). */
   readonly time: number;
   /** A pseudo-random number in [0, 1) seeded from the partition, log index and message position. */
   random(): number;
