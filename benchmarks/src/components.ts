@@ -188,23 +188,24 @@ const bench: Benchmark = async (ctx) => {
     for (const n of nodes) n.proc.send({ type: 'peers', peers });
     client = await connect({ endpoints: nodes.map((n) => n.address!.client), requestTimeoutMs: 30_000, sessionTimeoutMs: 60_000 });
     ctx.log(`3 node processes up (file storage, fsync on every append, TCP), ${CLUSTER_PARTITIONS} cluster partitions; ${seconds} s per row, ${inflights.join(' / ')} lines in flight`);
-    for (const inflight of inflights)
-    for (const k of COUNTER_PARTITIONS) {
-      const m = await measure(client, nodes, k, seconds, warmup, inflight, ctx.log);
-      ctx.report({
-        benchmark: 'components.wordcount',
-        params: { counterPartitions: k, replicas: 3, storage: 'file', transport: 'tcp', inflightLines: inflight },
-        opsPerSec: m.events / m.seconds,
-        p50Ms: m.latency.percentile(50),
-        p99Ms: m.latency.percentile(99),
-        extra: {
-          linesPerSec: Math.round(m.lines / m.seconds),
-          events: m.events,
-          nodeCpuSecPer1kEvents: Number(((m.nodeCpu / m.events) * 1000).toFixed(4)),
-          driverCpuSecPer1kEvents: Number(((m.driverCpu / m.events) * 1000).toFixed(4)),
-          duplicatesDropped: m.duplicates,
-        },
-      });
+    for (const inflight of inflights) {
+      for (const k of COUNTER_PARTITIONS) {
+        const m = await measure(client, nodes, k, seconds, warmup, inflight, ctx.log);
+        ctx.report({
+          benchmark: 'components.wordcount',
+          params: { counterPartitions: k, replicas: 3, storage: 'file', transport: 'tcp', inflightLines: inflight },
+          opsPerSec: m.events / m.seconds,
+          p50Ms: m.latency.percentile(50),
+          p99Ms: m.latency.percentile(99),
+          extra: {
+            linesPerSec: Math.round(m.lines / m.seconds),
+            events: m.events,
+            nodeCpuSecPer1kEvents: Number(((m.nodeCpu / m.events) * 1000).toFixed(4)),
+            driverCpuSecPer1kEvents: Number(((m.driverCpu / m.events) * 1000).toFixed(4)),
+            duplicatesDropped: m.duplicates,
+          },
+        });
+      }
     }
   } finally {
     await client?.close().catch(() => {});
