@@ -183,6 +183,28 @@ class StatefulContext implements HandlerContext<unknown> {
   }
 }
 
+/**
+ * The watermark a partition states to receiving partition `dest` (`component/partition`): the
+ * smallest unacknowledged tag among the queues whose messages can reach `dest` — its own queue and
+ * the queues of stateless components (whose outputs may go anywhere) — or the next index. A slow
+ * receiver then holds back only its own watermark, not everybody's.
+ */
+export function outboxWatermarkFor(st: PartitionState, net: Network, dest: string): [number, number] {
+  let w0 = st.lastIndex + 1;
+  let w1 = 0;
+  for (const q of st.outbox.values()) {
+    if (q.dest !== dest && net.components.get(q.dest.slice(0, q.dest.lastIndexOf('/')))?.stateful !== false) continue;
+    const f = q.first();
+    if (!f) continue;
+    const t = f[0];
+    if (t[0]! < w0 || (t[0] === w0 && (t[1] ?? 0) < w1)) {
+      w0 = t[0]!;
+      w1 = t[1] ?? 0;
+    }
+  }
+  return [w0, w1];
+}
+
 /** The deterministic operations of one network's partitions. */
 export class PartitionLogic {
   constructor(readonly net: Network) {}

@@ -11,7 +11,7 @@ import { createNode, type NodeOptions, type PartitionNode } from '@tessera/parti
 import { Role, silentLogger, type Logger } from '@tessera/raft';
 import type { Network } from './network.js';
 import type { WireMessage } from './outbox.js';
-import { outboxWatermark, originOf, type PartitionState } from './partition-state.js';
+import { outboxWatermarkFor, originOf, type PartitionState } from './partition-state.js';
 import { placeNetwork, type NetworkPlacement, type PartitionPlace } from './placement.js';
 import { componentResources, reportOf, type PartitionReport } from './resources.js';
 import { runStateless, StatelessHandlerError, type Delivery } from './routing.js';
@@ -171,7 +171,7 @@ export class ComponentRuntime {
       origin,
       originComponent: h.place.component,
       // Read from the live local state: acknowledgements applied meanwhile raise it.
-      watermark: () => outboxWatermark(this.localState(h) ?? st),
+      watermark: (dest) => outboxWatermarkFor(this.localState(h) ?? st, h.net, dest),
       ...(this.opts.maxBatch !== undefined ? { maxBatch: this.opts.maxBatch } : {}),
       ...(this.opts.window !== undefined ? { window: this.opts.window } : {}),
     });

@@ -19,8 +19,8 @@ export interface SenderOptions {
   readonly origin: string;
   /** The sending component (null for sources): receivers in the same cycle never refuse it. */
   readonly originComponent: string | null;
-  /** The watermark sent with each batch: no tag below it will ever be sent again. */
-  watermark(): [number, number];
+  /** The watermark sent with each batch to receiver `dest` (`component/partition`): no tag below it will ever be sent to it again. */
+  watermark(dest: string): [number, number];
   /** Messages per deliver command. */
   readonly maxBatch?: number;
   /** Deliver commands in flight per receiving partition. */
@@ -119,7 +119,7 @@ export class Sender {
   private sendBatch(d: Dest, batch: Pending[]): void {
     d.inflight++;
     this.stats.batches++;
-    const [w0, w1] = this.opts.watermark();
+    const [w0, w1] = this.opts.watermark(d.key);
     const input = [this.opts.origin, this.opts.originComponent, w0, w1, batch.map((p) => p.msg)];
     this.opts.client
       .command(d.clusterPartition, this.opts.placement.type, d.resource, 'deliver', input, null, this.opts.requestTimeoutMs !== undefined ? { timeoutMs: this.opts.requestTimeoutMs } : {})

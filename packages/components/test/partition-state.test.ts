@@ -5,7 +5,8 @@ import { component } from '../src/component.js';
 import { hash } from '../src/grouping.js';
 import { network } from '../src/network.js';
 import type { WireMessage } from '../src/outbox.js';
-import { emptyState, outboxWatermark, PartitionLogic, Refusal, retainedOutputs, type ApplyInfo, type DeliverInput, type PartitionState } from '../src/partition-state.js';
+import { OutboxQueue } from '../src/outbox.js';
+import { emptyState, outboxWatermark, outboxWatermarkFor, PartitionLogic, Refusal, retainedOutputs, type ApplyInfo, type DeliverInput, type PartitionState } from '../src/partition-state.js';
 import { partitionForKey } from '../src/grouping.js';
 
 // The partition layer stores snapshot images with this codec (packages/partitions/src/envelope.ts).
@@ -125,6 +126,27 @@ describe('component partition state', () => {
     expect([q.base, q.end]).toEqual([2, 3]);
     expect(r.logic.ack(r.st, 1, [[dest, 0], [dest, 1]])).toBe(0);
     expect(r.st.outboxSize).toBe(1);
+  });
+
+  it('states to each receiver the watermark of the queues that can reach it', () => {
+    const echo = component({ name: 'echo', inputs: { in: z.number() }, outputs: { out: z.number() }, handlers: { in: (n, ctx) => ctx.emit('out', n) } });
+    const n2 = network('w').add(counter).add(echo).add(totals, { partitions: 3 }).connect('counter.totals', 'totals.in', hash()).connect('counter.totals', 'echo.in').connect('echo.out', 'totals.in').build();
+    const st = emptyState();
+    st.lastIndex = 50;
+    const queue = (dest: string, tag: number[]) => {
+      const q = new OutboxQueue(dest);
+      q.push([tag, 'in', null, 1, 0]);
+      st.outbox.set(dest, q);
+    };
+    queue('totals/0', [10, 0]); // a slow receiver
+    queue('totals/1', [30, 1]);
+    expect(outboxWatermark(st)).toEqual([10, 0]);
+    expect(outboxWatermarkFor(st, n2, 'totals/1')).toEqual([30, 1]); // not held back by totals/0
+    expect(outboxWatermarkFor(st, n2, 'totals/2')).toEqual([51, 0]);
+    queue('echo/0', [20, 0]); // a stateless component's output can reach every totals partition
+    expect(outboxWatermarkFor(st, n2, 'totals/1')).toEqual([20, 0]);
+    expect(outboxWatermarkFor(st, n2, 'totals/2')).toEqual([20, 0]);
+    expect(outboxWatermarkFor(st, n2, 'totals/0')).toEqual([10, 0]);
   });
 
   it('refuses messages from outside while the outbox is full (backpressure), changing nothing', () => {
