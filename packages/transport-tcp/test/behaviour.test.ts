@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '@tessera/raft';
+import { ConfigError, decodeBatch, message, MessageType } from '@tessera/raft';
 import { bigAppend, seqMessage } from '@tessera/testing/transport';
+import { FrameType } from '../src/frame.js';
 import { tcpTransport } from '../src/index.js';
 import { baseOptions } from './helpers/harness.js';
 import { link, TestNodes, waitFor } from './helpers/nodes.js';
@@ -75,6 +76,37 @@ describe('backpressure and drops', () => {
     z.socket.resume();
     const before = z.frames.length;
     await waitFor(() => z.frames.length > before && b.t.stats().peers.z!.queuedMessages === 0, 'queue drains once z reads');
+    z.destroy();
+  });
+
+  it('reused write buffers: every byte arrives intact and in order when writes back up behind a slow reader', async () => {
+    const b = await nodes.add('b');
+    const z = await RawPeer.connect(b.port);
+    await z.handshake({ nodeId: 'z', to: 'b' });
+    // z stops reading, so the kernel buffers fill and writes complete late: frames are encoded
+    // while earlier buffers are still being written, which is when a premature reuse would show.
+    z.socket.pause();
+    const payload = (seq: number) => new Uint8Array(3000).map((_, k) => (seq * 7 + k * 13) & 0xff);
+    const total = 3000;
+    for (let seq = 0; seq < total; seq++) {
+      const m = message(MessageType.App, `g${seq % 3}`, 'b', 'z', 1);
+      m.index = seq;
+      m.context = seq;
+      m.entries = [{ index: seq + 1, term: 1, type: 0, data: payload(seq) }];
+      b.t.send('z', [m]);
+      // One message per turn: frames below the socket's high-water mark, so write() keeps
+      // returning true while earlier frames are still pending.
+      await new Promise((r) => setImmediate(r));
+    }
+    // The queue stays non-empty only while the transport waits for the socket to drain.
+    await waitFor(() => b.t.stats().bytesSent > 1024 * 1024 && b.t.stats().peers.z!.queuedMessages > 0, 'writes towards z back up');
+    z.socket.resume();
+    const batches = () => z.frames.filter((f) => f.type === FrameType.Batch);
+    await waitFor(() => batches().reduce((n, f) => n + decodeBatch(f.body).messages.length, 0) >= total, 'every message reaches z');
+    const got = batches().flatMap((f) => decodeBatch(f.body).messages);
+    expect(got.map((m) => m.context)).toEqual(Array.from({ length: total }, (_, i) => i));
+    for (const m of got) expect(Buffer.from(m.entries[0]!.data).equals(Buffer.from(payload(m.context))), `payload of ${m.context}`).toBe(true);
+    expect(b.t.stats().droppedTotal).toBe(0);
     z.destroy();
   });
 
