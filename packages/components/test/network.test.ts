@@ -87,6 +87,16 @@ describe('word count and bank on a 3-node cluster', () => {
     const local = cluster.nodes.get('n1')!.runtime.status().filter((s) => s.network === 'wordcount');
     expect(local.length).toBeGreaterThan(0);
     expect(local[0]).toMatchObject({ component: 'counter', deployed: true });
+    // The handler ran on every replica: each node's copy of each counter partition holds the same counts.
+    const placement = placeNetwork(wc, 8);
+    for (let p = 0; p < 4; p++) {
+      const place = placement.of('counter', p);
+      const leaderView = JSON.stringify(await queryComponent(client, wc, 'counter', p, 'counts'));
+      await until(() => {
+        const copies = [...cluster.nodes.values()].map((n) => JSON.stringify(n.node.stateMachine(place.clusterPartition)!.query(placement.type, place.resource, 'query', ['counts', null], null)));
+        return copies.length === 3 && copies.every((c) => c === leaderView) ? true : undefined;
+      }, `three equal replicas of counter/${p}`);
+    }
     // partition 0 holds exactly the words hash() sends it
     const p0 = await queryComponent<Record<string, number>>(client, wc, 'counter', 0, 'counts');
     expect(Object.keys(p0).length).toBeGreaterThan(0);
