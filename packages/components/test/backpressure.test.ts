@@ -72,6 +72,14 @@ describe('backpressure', () => {
     expect(gate.outbox).toBeLessThan(20 + 8 + 1); // at most one batch beyond the bound
     expect(gate.outboxByDest['store/0']).toBe(gate.outbox);
 
+    // Commit before handler: the store replica that is still up received deliveries it cannot commit
+    // (no quorum) and has applied none of them.
+    const place = placeNetwork(net, P).of('store', 0);
+    const survivors = replicas(place.clusterPartition).filter((id) => !stop.includes(id));
+    expect(survivors).toHaveLength(1);
+    const local = cluster.nodes.get(survivors[0]!)!.runtime.status().find((s) => s.component === 'store')!;
+    expect(local).toMatchObject({ deployed: true, applied: 0 });
+
     await Promise.all(stop.map((id) => cluster!.start(id)));
     await feeding;
     await Promise.all(pushes);
