@@ -1,10 +1,10 @@
 import './scripts/polyfills.mjs';
 import { defineConfig } from 'vitest/config';
 
-// One vitest run over every package (each package's vitest.config.ts is a project), so CI gets
+// One vitest run over every package and example (each one's vitest.config.ts is a project), so CI gets
 // one JSON report to count from.
 export default defineConfig({
   test: {
-    projects: ['packages/*'],
+    projects: ['packages/*', 'examples/*'],
   },
 });
