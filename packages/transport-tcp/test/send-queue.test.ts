@@ -171,9 +171,9 @@ describe('size estimates', () => {
 describe('write buffers', () => {
   it('reuses a released buffer that is large enough, and allocates past the pool', () => {
     const w = new WriteBuffers(2, 1 << 20);
-    const a = w.acquire(100);
-    expect(a.length).toBeGreaterThanOrEqual(100);
-    const b = w.acquire(100);
+    const a = w.acquire(10_000);
+    expect(a.length).toBeGreaterThanOrEqual(10_000);
+    const b = w.acquire(10_000);
     expect(b).not.toBe(a);
     w.release(a);
     expect(w.acquire(a.length)).toBe(a);
@@ -184,14 +184,19 @@ describe('write buffers', () => {
     expect(big.length).toBeGreaterThan(a.length);
   });
 
-  it('keeps at most maxPooled buffers and none above maxPooledBytes', () => {
+  it('keeps at most maxPooled buffers, none above maxPooledBytes, and none for small frames', () => {
     const w = new WriteBuffers(2, 128 * 1024);
-    const bufs = [w.acquire(10), w.acquire(10), w.acquire(10)];
+    const bufs = [w.acquire(10_000), w.acquire(10_000), w.acquire(10_000)];
     for (const b of bufs) w.release(b);
-    const again = [w.acquire(10), w.acquire(10), w.acquire(10)];
+    const again = [w.acquire(10_000), w.acquire(10_000), w.acquire(10_000)];
     expect(again.filter((b) => bufs.includes(b))).toHaveLength(2);
     const huge = w.acquire(1 << 20);
     w.release(huge);
-    expect(w.acquire(10)).not.toBe(huge);
+    expect(w.acquire(10_000)).not.toBe(huge);
+    // Small frames take exactly their size from Node's slab and are not kept.
+    const small = w.acquire(100);
+    expect(small.length).toBe(100);
+    w.release(small);
+    expect(w.acquire(10_000)).not.toBe(small);
   });
 });
