@@ -86,8 +86,9 @@ describe('backpressure and drops', () => {
     // z stops reading, so the kernel buffers fill and writes complete late: frames are encoded
     // while earlier buffers are still being written, which is when a premature reuse would show.
     z.socket.pause();
-    const payload = (seq: number) => new Uint8Array(3000).map((_, k) => (seq * 7 + k * 13) & 0xff);
-    const total = 3000;
+    // 6 KB frames: above the 4 KiB that bypass the pool, below the socket's 16 KiB high-water mark.
+    const payload = (seq: number) => new Uint8Array(6000).map((_, k) => (seq * 7 + k * 13) & 0xff);
+    const total = 2000;
     for (let seq = 0; seq < total; seq++) {
       const m = message(MessageType.App, `g${seq % 3}`, 'b', 'z', 1);
       m.index = seq;
