@@ -23,16 +23,16 @@
  * - `rocksdb`: `@tessera/storage-rocksdb`, `sync: 'always'` (one WriteBatch with sync per call).
  *
  * The backends of one batch size run interleaved, in slices of 250 ms (`--sliceMs`), until each
- * has run `--seconds` (8, or 1.5 with `--quick`): on a shared machine the disk's speed drifts by
- * 2-5x within seconds, and interleaving gives every backend the same disk on average. A slice ends
- * by waiting for its calls in flight.
+ * has run `--seconds` (8, or 1.2 with `--quick`, which then takes about 28 s): on a shared machine
+ * the disk's speed drifts by 2-5x within seconds, and interleaving gives every backend the same
+ * disk on average. A slice ends by waiting for its calls in flight.
  *
  * Rows: `opsPerSec` = entries/s, p50/p99 = latency of one append call (from the call to its
  * resolution, so with depth 2 it includes waiting for the call before it), `MBps` = entry payload
  * MB/s (100 bytes per entry; framing not counted), `ratioToRaw` = MBps / raw MBps at the same batch
  * size, `syncsPerSec` = append calls/s, `cpuUsPerCall` = CPU time of the process (every thread:
- * event loop, thread pool, GC; user + system) per append call, which unlike throughput barely
- * depends on what else the machine runs.
+ * event loop, thread pool, GC; user + system) per append call, which depends less than throughput
+ * on what else the machine runs (it still grows when the cores are contended).
  */
 import { constants, fdatasync, write } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
@@ -252,7 +252,7 @@ function list(v: string | boolean | undefined, fallback: string): string[] {
 }
 
 const storage: Benchmark = async (ctx: BenchContext) => {
-  const seconds = Number(ctx.flags.seconds ?? (ctx.quick ? 1.5 : 8));
+  const seconds = Number(ctx.flags.seconds ?? (ctx.quick ? 1.2 : 8));
   const sliceMs = Number(ctx.flags.sliceMs ?? 250);
   const batches = list(ctx.flags.batches, '1,64,1024').map(Number);
   const depth = Number(ctx.flags.depth ?? 2);
