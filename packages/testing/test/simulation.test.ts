@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSeeds } from '../src/sim/runner.js';
+import { runSeed, runSeeds } from '../src/sim/runner.js';
 
 const workerUrl = new URL('../dist/sim/worker.js', import.meta.url);
 /** Seeds per CI run; TESSERA_SIM_SEEDS raises it (the documented long run uses 20000). */
@@ -23,4 +23,19 @@ describe('Raft simulation', () => {
     },
     30 * 60_000,
   );
+
+  // Seeds that once found a bug, replayed on every run (their schedules depend on the code, so
+  // they guard the fix only loosely; the checks that caught them are what stays).
+  const regressions = [
+    // A follower installed an InstallSnapshot image whose index the log had already overtaken
+    // (appends continued during the transfer) and rolled its applied state back.
+    { seed: 2831, profile: 'slow-disk' as const },
+    { seed: 3769, profile: 'slow-disk' as const },
+  ];
+  for (const { seed, profile } of regressions) {
+    it(`seed ${seed} (${profile}) stays clean`, async () => {
+      const { result } = await runSeed(seed, profile, undefined, undefined);
+      expect(result.violations).toEqual([]);
+    });
+  }
 });

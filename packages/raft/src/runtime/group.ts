@@ -918,8 +918,14 @@ export class RaftGroup<R = unknown> {
   }
 
   /** Replaces state and log with a snapshot received from the leader. */
-  private async installSnapshot(meta: SnapshotMeta, restore: () => Promise<void>): Promise<void> {
-    await this.withApplyPaused(async () => {
+  /**
+   * Replaces the state with a received image. Returns false, changing nothing, when the log caught
+   * up with the image while it was in transit (replication goes on during a transfer): an image at
+   * or below the commit index holds nothing new, and restoring it would roll applied state back.
+   */
+  private async installSnapshot(meta: SnapshotMeta, restore: () => Promise<void>): Promise<boolean> {
+    return this.withApplyPaused(async () => {
+      if (meta.index <= this.core.log.committed) return false;
       await restore();
       const wholeLog = this.core.restoreSnapshot(meta.index, meta.term, meta.membership);
       if (wholeLog) this.io.reset(meta.index);
@@ -930,6 +936,7 @@ export class RaftGroup<R = unknown> {
       this.applyHead = 0;
       this.pending.take(meta.index + 1, this.skipPending);
       this.releaseReads();
+      return true;
     });
   }
 

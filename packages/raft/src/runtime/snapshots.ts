@@ -407,6 +407,11 @@ export class SnapshotManager {
     const host = this.host!;
     const t0 = host.clock.now();
     if (inc.received !== inc.size) throw new StorageError(`snapshot size mismatch: got ${inc.received}, expected ${inc.size}`);
+    if (inc.meta.index <= host.core.log.committed) {
+      // The log caught up while the image was in transit: it holds nothing new (see RaftGroup.installSnapshot).
+      this.dropStale(inc, from);
+      return;
+    }
     await inc.writer.commit();
     // Verify the committed image before it replaces our state.
     const reader = await this.opts.store.latest();
@@ -417,7 +422,14 @@ export class SnapshotManager {
       for (let off = 0; off < reader.size; off += step) crc = crc32(await reader.read(off, Math.min(step, reader.size - off)), crc);
       if (crc !== inc.checksum) throw new StorageError('snapshot checksum mismatch');
       this.checksumCache = { index: reader.meta.index, term: reader.meta.term, size: reader.size, checksum: crc };
-      await host.install(inc.meta, () => this.opts.stateMachine.restore!(readChunks(reader, this.opts.policy.chunkBytes)));
+      const restored = await host.install(inc.meta, () => this.opts.stateMachine.restore!(readChunks(reader, this.opts.policy.chunkBytes)));
+      if (!restored) {
+        // Committed to the store but not restored: a valid image of the committed prefix, so a
+        // restart may start from it; this run keeps the newer state it applied from the log.
+        this.incoming = undefined;
+        this.reply(from, inc.meta.index, inc.received, { installed: true });
+        return;
+      }
     } finally {
       await reader.close();
     }
@@ -431,6 +443,13 @@ export class SnapshotManager {
     await this.opts.store.prune(this.opts.policy.keep);
     this.reply(from, inc.meta.index, inc.received, { installed: true });
     this.opts.logger.info({ group: this.opts.group, index: inc.meta.index, bytes: inc.size, ms: this.stats.lastInstallMs }, 'snapshot installed');
+  }
+
+  /** Discards a completely received image the log has overtaken, and tells the leader we hold its index. */
+  private dropStale(inc: Incoming, from: NodeId): void {
+    this.incoming = undefined;
+    void inc.writer.abort().catch(() => {});
+    this.reply(from, inc.meta.index, inc.received, { installed: true });
   }
 
   async stop(): Promise<void> {

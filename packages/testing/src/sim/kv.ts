@@ -30,8 +30,11 @@ export class KvStateMachine implements StateMachine<KvResult> {
   lastApplied = 0;
   /** Called after each apply, for invariant checks. */
   onApply: ((index: number, command: Uint8Array, previousIndex: number) => void) | undefined;
-  /** Called after a restore with the restored state and the index of the last command it includes. */
-  onRestore: ((data: ReadonlyMap<string, string>, lastApplied: number) => void) | undefined;
+  /**
+   * Called after a restore with the restored state, the index of the last command it includes, and
+   * the index of the last command applied before it (0 on a fresh instance).
+   */
+  onRestore: ((data: ReadonlyMap<string, string>, lastApplied: number, previouslyApplied: number) => void) | undefined;
 
   apply(command: Uint8Array, index: number): KvResult {
     const prev = this.lastApplied;
@@ -64,10 +67,11 @@ export class KvStateMachine implements StateMachine<KvResult> {
       off += p.byteLength;
     }
     const img = JSON.parse(dec.decode(all)) as { applied: number; data: [string, string][] };
+    const before = this.lastApplied;
     this.data.clear();
     for (const [k, v] of img.data) this.data.set(k, v);
     this.lastApplied = img.applied;
-    this.onRestore?.(this.data, img.applied);
+    this.onRestore?.(this.data, img.applied, before);
   }
 }
 

@@ -56,9 +56,12 @@ export class SafetyChecker {
 
   /**
    * Checks a state restored from a snapshot against a replay of the commands applied at indices
-   * up to `lastApplied` (the model): a snapshot must capture exactly the state at its index.
+   * up to `lastApplied` (the model): a snapshot must capture exactly the state at its index. A
+   * running replica must never restore an image older than what it already applied
+   * (`previouslyApplied`): that would roll acknowledged state back.
    */
-  checkRestoredState(node: NodeId, data: ReadonlyMap<string, string>, lastApplied: number, replay: (commands: Uint8Array[]) => Map<string, string>): void {
+  checkRestoredState(node: NodeId, data: ReadonlyMap<string, string>, lastApplied: number, previouslyApplied: number, replay: (commands: Uint8Array[]) => Map<string, string>): void {
+    if (lastApplied < previouslyApplied) this.violate(`snapshot restore: ${node} rolled its state back from index ${previouslyApplied} to ${lastApplied}`);
     const cmds: Uint8Array[] = [];
     for (let i = 1; i <= lastApplied; i++) {
       const c = this.applied.get(i);

@@ -182,8 +182,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     const storage = new SimGroupStorage(n.disk, sched, nodeRandom.fork(), n.owner, faults.diskLatencyMs);
     const sm = new KvStateMachine();
     sm.onApply = (index, cmd, prev) => safety.onApply(n.id, index, cmd, prev);
-    sm.onRestore = (data, lastApplied) =>
-      safety.checkRestoredState(n.id, data, lastApplied, (cmds) => {
+    sm.onRestore = (data, lastApplied, before) =>
+      safety.checkRestoredState(n.id, data, lastApplied, before, (cmds) => {
         const m = new Map<string, string>();
         for (const c of cmds) applyKv(m, decodeKv(c));
         return m;
