@@ -96,12 +96,20 @@ export class TestCluster {
 
   /** Proposes on the current leader, retrying retryable errors (what a client library does). */
   async propose(delta = 1, timeoutMs = 20_000): Promise<{ value: number; retries: number }> {
+    return this.onLeader((g) => g.propose(new Uint8Array([delta])), timeoutMs);
+  }
+
+  /**
+   * Runs `call` on the current leader's group, retrying retryable errors (a leader change, a
+   * learner not yet acknowledged) until `timeoutMs`, as an operator's tooling does.
+   */
+  async onLeader<T>(call: (g: RaftGroup<number>) => Promise<T>, timeoutMs = 20_000): Promise<{ value: T; retries: number }> {
     const deadline = Date.now() + timeoutMs;
     let retries = 0;
     for (;;) {
       try {
         const l = await this.leader(timeoutMs);
-        return { value: await this.group(l).propose(new Uint8Array([delta])), retries };
+        return { value: await call(this.group(l)), retries };
       } catch (err) {
         if (!TesseraError.isInstance(err) || !err.retryable || Date.now() > deadline) throw err;
         retries++;
