@@ -11,7 +11,7 @@ import { TesseraError } from '@tessera/raft';
 import { checkLinearizability, formatResult, kvModel, type KvInput, type KvOutput, type Operation } from '@tessera/testing/linearizability';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from './helpers/cluster.js';
-import { processCluster, type NodeProcess, type ProcessCluster } from './helpers/processes.js';
+import { processCluster, type ProcessCluster } from './helpers/processes.js';
 
 let cluster: ProcessCluster | undefined;
 let client: TesseraClient | undefined;
@@ -21,16 +21,6 @@ afterEach(async () => {
   await cluster?.close();
   cluster = undefined;
 });
-
-async function leaderOf(nodes: NodeProcess[], p: number): Promise<NodeProcess> {
-  return until(async () => {
-    for (const n of nodes) {
-      const st = await n.status();
-      if (st?.find((s) => s.partition === p && s.role === 'leader')) return n;
-    }
-    return undefined;
-  }, `a leader of partition ${p}`);
-}
 
 describe('partition nodes in child processes, with SIGKILLs', () => {
   it('client histories over several partitions stay linearizable through kills and restarts', async () => {
@@ -111,7 +101,7 @@ describe('partition nodes in child processes, with SIGKILLs', () => {
     // Speak the protocol directly to control the (session, seq) of a "retry".
     const session = 'raw-session-1';
     const cmd = (seq: number, delta: number) => ['cmd', p, session, seq, 1, true, 60_000, 'counter', 'dedup', 'add', delta, null];
-    const leader1 = await leaderOf(cluster.nodes, p);
+    const leader1 = await cluster.leaderOf(p);
     const first = await rawRequestUntilOk(() => cluster!.endpoints, cmd(1, 1));
     expect(first.value).toBe(1);
 

@@ -1,21 +1,8 @@
 import type { TesseraClient } from '@tessera/client';
 import { status, type Network } from '../../src/index.js';
+import { until } from '@tessera/testing/processes';
 
-/** Polls `probe` until it returns something other than undefined (bounded polling, no fixed sleeps). */
-export async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let v: T | undefined;
-    try {
-      v = await probe();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until };
 
 /** Waits until no stateful partition of the network has unacknowledged outbox messages (everything emitted was applied downstream). */
 export async function quiescent(client: TesseraClient, net: Network, timeoutMs = 30_000): Promise<void> {

@@ -3,6 +3,7 @@ import { InProcessNetwork, type RaftConfigInput } from '@tessera/raft';
 import { memoryStorage } from '@tessera/storage-memory';
 import { createNode, type PartitionNode } from '../../src/index.js';
 import type { ResourceDefinition } from '../../src/resource.js';
+import { until } from '@tessera/testing/processes';
 
 export interface LocalCluster {
   readonly nodes: PartitionNode[];
@@ -44,16 +45,7 @@ export async function localCluster(opts: { ids?: string[]; partitions?: number; 
   };
 }
 
-/** Polls `probe` until it returns a value other than undefined (no fixed sleeps: bounded polling). */
-export async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until };
 
 /** Waits until every partition has a leader known to all its replicas. */
 export async function allLeaders(c: LocalCluster): Promise<void> {
