@@ -16,6 +16,7 @@ import {
   type RegisterInput,
   type RegisterOutput,
 } from '../src/linearizability/index.js';
+import { seededRandom } from '../src/sim/rng.js';
 
 type KvOp = Operation<KvInput, KvOutput>;
 type RegOp = Operation<RegisterInput, RegisterOutput>;
@@ -36,17 +37,8 @@ function reg(input: RegisterInput, output: RegisterOutput, call: number, ret: nu
 const read = { op: 'read' } as const;
 const write = (value: string | number | null) => ({ op: 'write', value }) as const;
 
-/** A seeded PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so a failing case can be replayed from its seed. */
+const rng = seededRandom;
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 /** Replays `result`'s linearizations through the model and checks they respect real time. */

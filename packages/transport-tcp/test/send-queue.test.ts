@@ -7,19 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { batchBound, encodeBatch, message, MessageType, type Message } from '@tessera/raft';
 import { Peer, wireSize } from '../src/peer.js';
 import { WriteBuffers } from '../src/write-buffers.js';
+import { rng } from './helpers/fuzz.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let seq = 0;
 function msg(payload: number): Message {

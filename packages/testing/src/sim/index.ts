@@ -5,7 +5,7 @@ export { SimNetwork, CALM_NETWORK, describeMessage, type NetworkFaults } from '.
 export { SimDisk, SimGroupStorage } from './storage.js';
 export { SafetyChecker } from './safety.js';
 export { KvStateMachine, encodeKv, decodeKv, applyKv, type KvCommand, type KvResult } from './kv.js';
-export { Rng } from './rng.js';
+export { Rng, seededRandom } from './rng.js';
 export { PROFILES, profileOptions, type ProfileName } from './profiles.js';
 export { runSeed, runSeeds, type SeedRunOptions, type SeedRunSummary } from './runner.js';
 export { kvHistoryChecker } from './history-check.js';

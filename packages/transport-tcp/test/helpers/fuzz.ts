@@ -5,18 +5,10 @@ import { CODEC_VERSION, encodeBatch } from '@tessera/raft';
 import { bigAppend, everyKindOfMessage, seqMessage } from '@tessera/testing/transport';
 import { FrameType, frame, preamble } from '../../src/frame.js';
 import { encodeJson, type Hello } from '../../src/handshake.js';
+import { seededRandom } from '@tessera/testing';
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small, fast, seedable (shared with the other packages' tests). */
+export const rng = seededRandom;
 
 export type Rand = () => number;
 export const int = (r: Rand, n: number): number => Math.floor(r() * n);
