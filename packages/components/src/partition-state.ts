@@ -118,9 +118,15 @@ export type DeliverInput = [origin: string, originComponent: string | null, w0: 
 
 /** The watermark of a partition's outbox: the smallest unacknowledged tag, or the next index if all are acknowledged. */
 export function outboxWatermark(st: PartitionState): [number, number] {
+  return smallestPending(st, () => true);
+}
+
+/** The smallest unacknowledged tag among the outbox queues `include` selects (the next index if none). */
+function smallestPending(st: PartitionState, include: (dest: string) => boolean): [number, number] {
   let w0 = st.lastIndex + 1;
   let w1 = 0;
   for (const q of st.outbox.values()) {
+    if (!include(q.dest)) continue;
     const f = q.first();
     if (!f) continue;
     const t = f[0];
@@ -190,19 +196,7 @@ class StatefulContext implements HandlerContext<unknown> {
  * receiver then holds back only its own watermark, not everybody's.
  */
 export function outboxWatermarkFor(st: PartitionState, net: Network, dest: string): [number, number] {
-  let w0 = st.lastIndex + 1;
-  let w1 = 0;
-  for (const q of st.outbox.values()) {
-    if (q.dest !== dest && net.components.get(q.dest.slice(0, q.dest.lastIndexOf('/')))?.stateful !== false) continue;
-    const f = q.first();
-    if (!f) continue;
-    const t = f[0];
-    if (t[0]! < w0 || (t[0] === w0 && (t[1] ?? 0) < w1)) {
-      w0 = t[0]!;
-      w1 = t[1] ?? 0;
-    }
-  }
-  return [w0, w1];
+  return smallestPending(st, (d) => d === dest || net.components.get(d.slice(0, d.lastIndexOf('/')))?.stateful === false);
 }
 
 /** The deterministic operations of one network's partitions. */
