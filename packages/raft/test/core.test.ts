@@ -322,6 +322,52 @@ describe('proposals on followers', () => {
     expect(net.appliedData('a').filter((d) => d === 'once')).toHaveLength(1);
   });
 
+  it('a forwarded proposal refused once is refused again when the network delivers it again', () => {
+    const net = new CoreNet(ids3);
+    net.elect('a');
+    net.core('b').propose([new TextEncoder().encode('refused')], 43);
+    net.flush();
+    const prop = net.inflight.find((m) => m.type === MessageType.Prop)!;
+    // Refused while a leadership transfer is in progress: the follower reports NOT_LEADER.
+    net.isolated.add('c');
+    net.core('a').transferLeadership('c');
+    net.flush();
+    net.deliver((m) => m.type === MessageType.Prop);
+    net.flush();
+    expect(net.inflight.some((m) => m.type === MessageType.PropResp && m.context === 43 && m.reject)).toBe(true);
+    net.stabilize();
+    // The transfer gives up; then a late copy of the same request arrives.
+    net.tickUntil(() => net.core('a').leadTransferee === '', ['a']);
+    net.isolated.delete('c');
+    expect(net.core('a').role).toBe('leader');
+    net.inflight.push({ ...prop });
+    net.stabilize();
+    net.tick('a');
+    net.stabilize();
+    expect(net.appliedData('a')).not.toContain('refused');
+  });
+
+  it('a forwarded proposal sent in an earlier term is refused', () => {
+    const net = new CoreNet(ids3);
+    net.elect('a');
+    net.core('b').propose([new TextEncoder().encode('old')], 44);
+    net.flush();
+    const prop = net.inflight.find((m) => m.type === MessageType.Prop)!;
+    net.inflight.length = 0;
+    // Two leadership transfers: a leads again, two terms later.
+    net.core('a').transferLeadership('c');
+    net.stabilize();
+    net.core('c').transferLeadership('a');
+    net.stabilize();
+    expect(net.core('a').role).toBe('leader');
+    expect(net.core('a').term).toBeGreaterThan(prop.term);
+    net.inflight.push({ ...prop });
+    net.stabilize();
+    net.tick('a');
+    net.stabilize();
+    expect(net.appliedData('a')).not.toContain('old');
+  });
+
   it('are rejected with NotLeaderError carrying the leader when forwarding is off', () => {
     const net = new CoreNet(ids3, { forwardProposals: false });
     net.elect('a');

@@ -31,6 +31,10 @@ describe('Raft simulation', () => {
     // (appends continued during the transfer) and rolled its applied state back.
     { seed: 2831, profile: 'slow-disk' as const },
     { seed: 3769, profile: 'slow-disk' as const },
+    // A leader refused a forwarded proposal during a leadership transfer (the follower reported
+    // NOT_LEADER), then appended a late duplicate of it after the transfer gave up.
+    { seed: 6299, profile: 'membership-auto' as const },
+    { seed: 9743, profile: 'membership-auto' as const },
   ];
   for (const { seed, profile } of regressions) {
     it(`seed ${seed} (${profile}) stays clean`, async () => {

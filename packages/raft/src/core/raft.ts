@@ -880,24 +880,36 @@ export class RaftCore {
   private handleForwardedProposal(m: Message): void {
     const r = message(MessageType.PropResp, this.group, this.id, m.from, this.term);
     r.context = m.context;
-    // A duplicate of a request this node already appended gets the original answer, even if this
-    // node has since lost leadership: "rejected" would tell the requester it was never appended.
+    // A duplicate of a request this node already answered gets the original answer, even if this
+    // node has since lost leadership: "rejected" after an append would tell the requester it was
+    // never appended, and an append after a rejection would apply what the requester was told
+    // failed (the network may deliver a request again long after the first copy was answered).
     let seen = this.forwardedSeen.get(m.from);
     const prior = seen?.get(m.context);
     if (prior) {
-      r.index = prior.index;
-      r.logTerm = prior.term;
-      r.commit = prior.count;
+      if (prior.index === REJECTED) r.reject = true;
+      else {
+        r.index = prior.index;
+        r.logTerm = prior.term;
+        r.commit = prior.count;
+      }
       this.send(r);
       return;
+    }
+    if (!seen) {
+      seen = new Map();
+      this.forwardedSeen.set(m.from, seen);
     }
     const datas = m.entries.map((e) => e.data);
     let bytes = 0;
     for (const d of datas) bytes += d.byteLength;
+    // Only requests sent in this term: a leader that crashed forgot what it answered, but it
+    // leads again only in a later term, where a copy of an earlier request is refused here.
     // Membership changes go through the leader's API, never through forwarding.
-    if (this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || m.entries[0]!.type !== EntryType.Normal || !this.canAccept(bytes)) {
+    if (m.term !== this.term || this.role !== Role.Leader || this.leadTransferee !== '' || datas.length === 0 || m.entries[0]!.type !== EntryType.Normal || !this.canAccept(bytes)) {
       r.reject = true;
       this.send(r);
+      remember(seen, m.context, { index: REJECTED, term: this.term, count: 0 });
       return;
     }
     // Queue the reply before the AppendEntries carrying the entries, so the follower usually
@@ -906,12 +918,7 @@ export class RaftCore {
     r.logTerm = this.term;
     r.commit = datas.length;
     this.send(r);
-    if (!seen) {
-      seen = new Map();
-      this.forwardedSeen.set(m.from, seen);
-    }
-    seen.set(m.context, { index: r.index, term: this.term, count: datas.length });
-    if (seen.size > FORWARDED_SEEN_LIMIT) seen.delete(seen.keys().next().value!);
+    remember(seen, m.context, { index: r.index, term: this.term, count: datas.length });
     this.appendProposals(datas, EntryType.Normal);
   }
 
@@ -1062,5 +1069,13 @@ export class RaftCore {
 const EMPTY = new Uint8Array(0);
 /** Forwarded request ids remembered per follower for duplicate detection. */
 const FORWARDED_SEEN_LIMIT = 4096;
+/** `index` of a remembered forwarded request that was refused. */
+const REJECTED = -1;
+
+/** Remembers the answer to forwarded request `ctx`, forgetting the oldest beyond the limit. */
+function remember(seen: Map<number, { index: number; term: number; count: number }>, ctx: number, answer: { index: number; term: number; count: number }): void {
+  seen.set(ctx, answer);
+  if (seen.size > FORWARDED_SEEN_LIMIT) seen.delete(seen.keys().next().value!);
+}
 
 export type { ReadRequest };
