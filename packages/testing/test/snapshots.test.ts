@@ -238,4 +238,31 @@ describe('restart', () => {
     // Only entries after the snapshot were applied again.
     expect(c.sms[f]!.applies).toBeLessThanOrEqual(applied - snapIndex);
   });
+
+  it('discards a log that an installed snapshot replaced when a crash came before the log was reset', async () => {
+    // What a crash leaves between committing a received image and discarding the log it replaces:
+    // the old log (entries 1-6 of term 1) beside a snapshot at index 4 of term 2.
+    const engine = memoryStorage();
+    const storage = await engine.openGroup('g');
+    const data = new Uint8Array([1]);
+    await storage.log.append([1, 2, 3, 4, 5, 6].map((index) => ({ index, term: 1, type: 0, data })));
+    const w = await storage.snapshots.create({ index: 4, term: 2, membership: { voters: ['a'], learners: [] } });
+    await w.write(new TextEncoder().encode('k1:1;'));
+    await w.write(new Uint8Array([7]));
+    await w.commit();
+    const host = new RaftHost({ nodeId: 'a', transport: new InProcessNetwork().transport });
+    await host.start();
+    try {
+      const sm = new BlobStore();
+      const g = await host.addGroup({ group: 'g', storage, stateMachine: sm, config: { tickMs: 5, electionTicks: 10 } });
+      expect(sm.restores).toBe(1);
+      // Entries 5 and 6 of term 1 belong to the replaced history: gone, never applied.
+      expect(storage.log.lastIndex()).toBe(4);
+      expect(storage.log.firstIndex()).toBe(5);
+      expect(sm.applies).toBe(0);
+      expect(g.status().appliedIndex).toBe(4);
+    } finally {
+      await host.close();
+    }
+  });
 });

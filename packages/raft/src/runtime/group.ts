@@ -178,8 +178,17 @@ export class RaftGroup<R = unknown> {
     const snapIndex = snap?.index ?? 0;
     const snapTerm = snap?.term ?? 0;
     let membership = snap?.membership ?? opts.membership ?? { voters: [], learners: [] };
-    const first = storage.log.firstIndex();
-    const last = storage.log.lastIndex();
+    let first = storage.log.firstIndex();
+    let last = storage.log.lastIndex();
+    if (snap && first <= last && (last < snapIndex || (first <= snapIndex && (await storage.log.term(snapIndex)) !== snapTerm))) {
+      // An installed snapshot replaces a log that disagrees with it (or ends before it); a crash
+      // after the image was committed but before that log was discarded leaves both on disk.
+      // Their suffix belongs to the replaced history: keeping it would break log matching.
+      await storage.log.truncateSuffix(first);
+      await storage.log.compactPrefix(snapIndex);
+      first = storage.log.firstIndex();
+      last = storage.log.lastIndex();
+    }
     // Entries at or below the snapshot are covered by it; the log may lag a crash mid-compaction.
     const from = Math.max(first, snapIndex + 1);
     let entries: LogEntry[] = [];
