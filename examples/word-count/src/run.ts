@@ -23,6 +23,10 @@ export interface RunResult {
   readonly seconds: number;
   readonly wrong: readonly string[];
   readonly sinkUpdates: number;
+  /** Sink outputs missed for good (fell out of the retention before the sink could read them). */
+  readonly sinkGaps: number;
+  /** Sink outputs the subscription missed and the sink read back from the partitions' retention. */
+  readonly sinkRecovered: number;
   readonly duplicatesDropped: number;
   readonly top: readonly [string, number][];
 }
@@ -94,6 +98,7 @@ export async function run(o: RunOptions): Promise<RunResult> {
     // The sink may still be receiving the last updates; give it a moment to see them all.
     const until = Date.now() + 5_000;
     while (sinkUpdates < words && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const sinkStats = sink.stats();
     sink.close();
     return {
       words,
@@ -101,6 +106,8 @@ export async function run(o: RunOptions): Promise<RunResult> {
       seconds,
       wrong,
       sinkUpdates,
+      sinkGaps: sinkStats.gaps,
+      sinkRecovered: sinkStats.recovered,
       duplicatesDropped: st.components.counter!.partitions.reduce((s, p) => s + p.duplicates, 0),
       top: [...actual].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10),
     };

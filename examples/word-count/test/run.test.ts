@@ -12,6 +12,7 @@ it('counts every word exactly once through a leader stop and restart', async () 
     const r = await run({ dir, lines: sampleLines(400) });
     expect(r.wrong).toEqual([]);
     expect(r.words).toBeGreaterThan(4_000);
+    expect(r.sinkGaps).toBe(0);
     expect(r.sinkUpdates).toBe(r.words);
   } finally {
     rmSync(dir, { recursive: true, force: true });

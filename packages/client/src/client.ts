@@ -313,8 +313,10 @@ export class TesseraClient {
   private async runSubscription(sub: Sub): Promise<void> {
     let backoff = this.opts.retry.initialMs;
     let attempt = 0;
+    let redirects = 0;
     while (!sub.closed && !this.closed) {
-      const nodeId = this.pickTarget(sub.partition, false, attempt++, true);
+      // Nodes serve subscriptions on the leader only (a NOT_LEADER answer names it when known).
+      const nodeId = this.pickTarget(sub.partition, true, attempt++, true);
       const conn = nodeId === undefined ? undefined : this.connection(nodeId);
       if (conn) {
         const { id, answer } = conn.requestWithId(['sub', sub.partition, sub.type, sub.name]);
@@ -331,15 +333,33 @@ export class TesseraClient {
             sub.stateIndex = a.index;
             sub.onState(a.value, a.index);
           }
-          return; // events flow; a lost connection calls runSubscription again
-        } catch {
+          return; // events flow; a lost connection or an ended subscription calls runSubscription again
+        } catch (e) {
           byId.delete(id);
           sub.conn = undefined;
+          if (e instanceof NotLeaderError || (TesseraError.isInstance(e) && e.code === 'NOT_LEADER')) {
+            const leader = (e as NotLeaderError).leader;
+            const known = leader !== undefined && leader !== nodeId && this.cmap.members.some((m) => m.id === leader);
+            this.cmap.leaders[sub.partition] = known ? leader : null;
+            if (known && redirects++ < 3) continue; // straight to the leader it named
+          } else if (this.cmap.leaders[sub.partition] === nodeId) {
+            this.cmap.leaders[sub.partition] = null;
+          }
         }
       }
       await sleep(this.jitter(backoff));
       backoff = Math.min(backoff * 2, this.opts.retry.maxMs);
     }
+  }
+
+  /** The node ended a subscription (its replica skipped events by restoring a snapshot): make it again. */
+  private onSubscriptionEnded(conn: NodeConnection, subId: number): void {
+    const byId = this.subsByConn.get(conn);
+    const sub = byId?.get(subId);
+    if (!sub) return;
+    byId!.delete(subId);
+    sub.conn = undefined;
+    if (!sub.closed && !this.closed) void this.runSubscription(sub);
   }
 
   private onEvent(conn: NodeConnection, subId: number, event: unknown, index: number): void {
@@ -499,6 +519,7 @@ export class TesseraClient {
       connectTimeoutMs: this.opts.connectTimeoutMs,
       maxFrameBytes: this.opts.maxFrameBytes,
       onEvent: (subId, event, index) => this.onEvent(conn, subId, event, index),
+      onSubscriptionEnded: (subId) => this.onSubscriptionEnded(conn, subId),
       onClose: (closed) => this.onConnectionClosed(closed),
     });
     this.conns.set(addr, conn);

@@ -35,6 +35,8 @@ export interface NodeConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly maxFrameBytes: number;
   readonly onEvent: (subscriptionId: number, event: unknown, index: number) => void;
+  /** The node ended a subscription (see ResponseKind.SubscriptionEnded): the client subscribes again. */
+  readonly onSubscriptionEnded: (subscriptionId: number) => void;
   readonly onClose: (conn: NodeConnection, err: Error) => void;
 }
 
@@ -155,6 +157,11 @@ export class NodeConnection {
       const kind = m[1];
       if (kind === ResponseKind.Event) {
         this.opts.onEvent(m[2] as number, m[3], typeof m[4] === 'number' ? m[4] : 0);
+        continue;
+      }
+      if (kind === ResponseKind.SubscriptionEnded) {
+        if (typeof m[2] !== 'number') throw new FrameError('malformed response');
+        this.opts.onSubscriptionEnded(m[2]);
         continue;
       }
       if (kind === ResponseKind.OkMany) {

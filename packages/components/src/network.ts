@@ -28,7 +28,11 @@ export interface NetworkOptions {
    * while this many of its emitted messages are not yet acknowledged downstream: backpressure.
    */
   readonly maxOutbox?: number;
-  /** Outputs kept per partition for sinks that reconnect (they catch up from these). */
+  /**
+   * Outputs kept per partition for sinks that reconnect (they catch up from these). Default 10,000.
+   * Cover what a partition emits during the longest outage a sink should bridge (a failover takes
+   * an election timeout plus a round trip); older outputs a sink missed are reported as gaps.
+   */
   readonly sinkRetention?: number;
   /** A source silent this long (log time) is forgotten by the partitions' duplicate filters. */
   readonly sourceIdleMs?: number;
@@ -85,7 +89,7 @@ export interface Network {
   readonly options: Required<NetworkOptions>;
 }
 
-export const DEFAULT_OPTIONS: Required<NetworkOptions> = { maxOutbox: 10_000, sinkRetention: 1_000, sourceIdleMs: 10 * 60_000 };
+export const DEFAULT_OPTIONS: Required<NetworkOptions> = { maxOutbox: 10_000, sinkRetention: 10_000, sourceIdleMs: 10 * 60_000 };
 
 /** @internal The unified draft that both the builder and the declarative form produce. */
 export interface NetworkDraft {

@@ -103,6 +103,19 @@ export function retainedOutputs(st: PartitionState, keep: number): SinkOutput[] 
   return keep <= 0 ? [] : st.sinkRing.length <= keep ? st.sinkRing : st.sinkRing.slice(st.sinkRing.length - keep);
 }
 
+/** Most sink outputs in one answer (a subscription's first state, a page of `outputs`). */
+export const OUTPUTS_PAGE = 1_000;
+
+/**
+ * The first `limit` of `retained` numbered above `after`. The ring holds consecutive numbers (every
+ * sinked output is pushed, trimming drops the oldest), so the start is found by arithmetic.
+ */
+export function outputsAfter(retained: readonly SinkOutput[], after: number, limit: number): SinkOutput[] {
+  if (retained.length === 0) return [];
+  const start = Math.min(retained.length, Math.max(0, after - retained[0]![0] + 1));
+  return retained.slice(start, start + limit);
+}
+
 /** A deterministic refusal: thrown before anything changes, the same on every replica. */
 export class Refusal extends Error {
   constructor(

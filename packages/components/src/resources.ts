@@ -8,7 +8,7 @@ import { defineResource, ResourceError, type ApplyContext, type ResourceDefiniti
 import { OperationError } from '@tessera/client';
 import { z } from 'zod';
 import type { Network } from './network.js';
-import { emptyState, PartitionLogic, Refusal, outboxWatermark, retainedOutputs, type DeliverInput, type PartitionState } from './partition-state.js';
+import { emptyState, OUTPUTS_PAGE, outputsAfter, PartitionLogic, Refusal, outboxWatermark, retainedOutputs, type DeliverInput, type PartitionState } from './partition-state.js';
 import { componentType, DEPLOYMENT_TYPE, parseInstanceName } from './placement.js';
 
 /** Called on the node after a component partition applied a command (on every replica). */
@@ -154,8 +154,11 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
         },
       },
       watermark: { input: z.null(), run: (st) => outboxWatermark(st) },
-      /** Retained sink outputs numbered above `after` (sinks read the ones their subscription missed). */
-      outputs: { input: z.number().int().min(0), run: (st, after: number) => ({ seq: st.sinkSeq, outputs: retainedOutputs(st, net.options.sinkRetention).filter((o) => o[0] > after) }) },
+      /**
+       * Retained sink outputs numbered above `after`, oldest first, at most OUTPUTS_PAGE of them
+       * (sinks read the ones their subscription missed, page by page).
+       */
+      outputs: { input: z.number().int().min(0), run: (st, after: number) => ({ seq: st.sinkSeq, outputs: outputsAfter(retainedOutputs(st, net.options.sinkRetention), after, OUTPUTS_PAGE) }) },
       /** The fingerprint of the definition this node runs (deploy checks it before recording anything). */
       definition: { input: z.null(), run: () => net.fingerprint },
       /** In-process only (the node's dispatcher): the live state. Refused over the wire. */
@@ -163,7 +166,8 @@ export function componentResource(net: Network, onApplied?: AppliedHook): Resour
     },
     snapshot: (st) => logic.image(st),
     restore: (img) => logic.restore(img),
-    describe: (st) => ({ seq: st.sinkSeq, outputs: retainedOutputs(st, net.options.sinkRetention) }),
+    // A subscriber's first state: the newest outputs only (a sink reads older ones with `outputs`).
+    describe: (st) => ({ seq: st.sinkSeq, outputs: retainedOutputs(st, Math.min(net.options.sinkRetention, OUTPUTS_PAGE)) }),
     isEmpty: (st) => !st.deployed,
   });
 }

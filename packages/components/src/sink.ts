@@ -4,11 +4,12 @@
  * partition (served by one replica, the leader when known) and receives each output once, in
  * order per partition.
  *
- * A subscription can miss events: the serving replica fails and the client subscribes elsewhere,
- * or the replica catches up by installing a snapshot (which emits no events). The sink notices by
- * the output numbers (a jump) and, for a silent tail, by asking each partition for its latest
- * number every `catchUpIntervalMs`; it then reads the missing outputs from the partition's
- * retained ones. Outputs that fell out of the retention meanwhile are counted as `gaps`.
+ * A subscription can miss events: the serving replica fails and the client subscribes at the new
+ * leader, or the replica installs a snapshot (which emits no events) and ends the subscription. The
+ * sink notices by the output numbers (a jump, or a renewed state that does not reach back to its
+ * last output) and, for a silent tail, by asking each partition for its latest number every
+ * `catchUpIntervalMs`; it then reads the missing outputs from the partition's retained ones, page
+ * by page. Outputs that fell out of the retention meanwhile are counted as `gaps`.
  */
 import type { Subscription, TesseraClient } from '@tessera/client';
 import type { Network, SinkDef } from './network.js';
@@ -81,6 +82,8 @@ export function openSink<T = unknown>(client: TesseraClient, net: Network, name:
     private pending: SinkOutput[] = [];
     private repairing = false;
     private first = true;
+    /** Starting at the oldest retained output: the first hole is not a loss. */
+    private fromOldest = false;
 
     constructor(
       readonly p: number,
@@ -106,29 +109,53 @@ export function openSink<T = unknown>(client: TesseraClient, net: Network, name:
       handler(message as T, { component: comp.name, partition: this.p, port, key, tag, seq, createdAt });
     }
 
+    /**
+     * A subscription's (first or renewed) state: the partition's output number and its newest
+     * outputs. If they do not reach back to `last`, the older ones are read page by page.
+     */
     state(s: Retained | null): void {
-      const outputs = s?.outputs ?? [];
+      const seq = s?.seq ?? 0;
+      let caughtUp: Promise<void> | undefined;
       if (this.last === undefined) {
-        if (options.from === 'retained') this.last = outputs.length > 0 ? outputs[0]![0] - 1 : (s?.seq ?? 0);
-        else this.last = s?.seq ?? 0;
+        this.last = options.from === 'retained' ? Math.max(0, seq - net.options.sinkRetention) : seq;
+        // 'retained' starts at the oldest output still held, whatever left the retention before.
+        this.fromOldest = options.from === 'retained';
       }
-      this.absorb(s);
+      if (s && seq > this.last) {
+        if (s.outputs.length > 0 && s.outputs[0]![0] <= this.last + 1) this.absorb(s);
+        else {
+          this.pending.push(...s.outputs);
+          caughtUp = this.repair(seq);
+        }
+      }
       if (this.first) {
         this.first = false;
-        if (++readyCount === comp.partitions) markReady();
+        // Ready once the first state's outputs (those of 'retained') are delivered.
+        void (caughtUp ?? Promise.resolve()).then(() => {
+          if (++readyCount === comp.partitions) markReady();
+        });
       }
     }
 
-    /** Takes the retained outputs beyond `last`; outputs older than the retention are counted missed. */
-    private absorb(s: Retained | null): void {
-      if (!s || this.last === undefined) return;
+    /**
+     * Takes retained outputs beyond `last`, oldest first (a page of them, or the newest when they
+     * reach back to `last`). A hole before the first means those outputs left the retention: missed.
+     */
+    private absorb(s: Retained): void {
+      if (this.last === undefined) return;
+      // What the subscription brought since its jump waits in `pending`: from there on, nothing is read back.
+      let firstPending = Infinity;
+      for (const x of this.pending) if (x[0] < firstPending) firstPending = x[0];
       for (const o of s.outputs) {
         if (o[0] <= this.last) continue;
+        if (this.fromOldest) this.last = o[0] - 1;
+        this.fromOldest = false;
         if (o[0] > this.last + 1) this.miss(o[0] - this.last - 1);
         this.deliver(o);
-        if (this.repairing) counts.recovered++;
+        if (this.repairing && o[0] < firstPending) counts.recovered++;
       }
-      if (s.seq > this.last) this.miss(s.seq - this.last, s.seq);
+      // Nothing retained at all (retention 0): everything since `last` is gone.
+      if (s.outputs.length === 0 && s.seq > this.last) this.miss(s.seq - this.last, s.seq);
     }
 
     private miss(n: number, upTo = this.last! + n): void {
@@ -137,19 +164,27 @@ export function openSink<T = unknown>(client: TesseraClient, net: Network, name:
       this.last = upTo;
     }
 
-    /** Reads the outputs after `last` from the partition (they are retained there) and delivers them in order. */
+    /** Reads the outputs after `last` from the partition (they are retained there), page by page, and delivers them in order. */
     async repair(upTo: number): Promise<void> {
       if (this.repairing || closed) return;
       this.repairing = true;
       try {
-        for (let attempt = 0; !closed && this.last !== undefined && this.last < upTo; attempt++) {
+        let failures = 0;
+        while (!closed && this.last !== undefined && this.last < upTo) {
+          const before = this.last;
+          let progressed = false;
           try {
             const a = await client.query(this.place.clusterPartition, placement.type, this.place.resource, 'outputs', this.last, null, { timeoutMs: 5_000 });
             this.absorb(a.value as Retained);
+            progressed = this.last !== before;
           } catch {
-            if (attempt >= 5) break; // the subscription or the next round will try again
-            await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+            // unavailable for now
           }
+          if (progressed) continue;
+          // A failure, or an answer from a replica behind ours: back off; after a few, the
+          // subscription or the next poll tries again.
+          if (++failures > 5) break;
+          await new Promise((r) => setTimeout(r, 50 * failures));
         }
       } finally {
         this.repairing = false;

@@ -170,7 +170,12 @@ export class PartitionNode {
     const gid = groupIdOf(p);
     const storage = await this.opts.storage.openGroup(gid);
     this.storages.push(storage);
-    const sm = new PartitionStateMachine({ partition: p, resources: this.resources, onEvent: (type, name, event, index) => this.onEvent(p, type, name, event, index) });
+    const sm = new PartitionStateMachine({
+      partition: p,
+      resources: this.resources,
+      onEvent: (type, name, event, index) => this.onEvent(p, type, name, event, index),
+      onRestore: () => this.endSubscriptions(p, 'the replica restored a snapshot'),
+    });
     const group = await this.host.addGroup<Outcome>({
       group: gid,
       storage,
@@ -514,9 +519,15 @@ export class PartitionNode {
 
   // ------------------------------------------------------------------ subscriptions
 
+  /**
+   * Subscriptions are served by the leader: a follower may be far behind, and one that catches up
+   * by installing a snapshot skips the events of every entry the snapshot covers (its subscriptions
+   * are then ended, see endSubscriptions). A subscription stays where it was made if the leader
+   * steps down: a follower that applies the log emits every event.
+   */
   private subscribe(req: [number, string, number, string, string], conn: ClientConnection): [unknown, number] {
     const [subId, , p, type, name] = req;
-    const part = this.local(p);
+    const part = this.leaderOf(p);
     this.resolveResource(type, name, null, p);
     const state = part.sm.describe(type, name);
     const key = `${p}\u0000${type}\u0000${name}`;
@@ -538,6 +549,18 @@ export class PartitionNode {
     if (!set) return;
     for (const s of set) if (s.conn === conn && s.subId === subId) set.delete(s);
     if (set.size === 0) this.subs.delete(key);
+  }
+
+  /** Ends every subscription to partition `p` on this node: the client subscribes again (to the leader). */
+  private endSubscriptions(p: number, reason: string): void {
+    const prefix = `${p}\u0000`;
+    for (const [key, set] of [...this.subs]) {
+      if (!key.startsWith(prefix)) continue;
+      for (const s of [...set]) {
+        this.unsubscribe(s.conn, s.subId);
+        s.conn.subscriptionEnded(s.subId, reason);
+      }
+    }
   }
 
   /** @internal */

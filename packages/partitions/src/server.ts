@@ -55,6 +55,11 @@ export class ClientConnection implements AnswerSink {
     this.send([0, ResponseKind.Event, subId, event, index]);
   }
 
+  /** Tells the client that subscription `subId` ended here and must be made again. */
+  subscriptionEnded(subId: number, reason: string): void {
+    this.send([0, ResponseKind.SubscriptionEnded, subId, reason]);
+  }
+
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.closed || this.outbox.length === 0) return;

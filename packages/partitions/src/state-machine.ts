@@ -26,6 +26,11 @@ export interface PartitionStateMachineOptions {
   readonly resources: ReadonlyMap<string, ResourceDefinition>;
   /** Receives resource events as commands are applied (used for subscriptions). */
   readonly onEvent?: EventListener;
+  /**
+   * Called after a snapshot replaced the state (`restore`): the events of the entries the snapshot
+   * covers were never emitted here, so subscribers must start again from the new state.
+   */
+  readonly onRestore?: (index: number) => void;
 }
 
 interface Waiter {
@@ -65,6 +70,7 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
   readonly partition: number;
   private readonly resources: ReadonlyMap<string, ResourceDefinition>;
   private readonly onEvent: EventListener | undefined;
+  private readonly onRestore: ((index: number) => void) | undefined;
   readonly sessions = new SessionTable();
   private instances = new Map<string, Instance>();
   /** Log time: the largest leader-stamped time applied so far. */
@@ -79,6 +85,7 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
     this.partition = opts.partition;
     this.resources = opts.resources;
     this.onEvent = opts.onEvent;
+    this.onRestore = opts.onRestore;
     this.ctx = new CommandContext(opts.onEvent);
   }
 
@@ -335,5 +342,6 @@ export class PartitionStateMachine implements StateMachine<Outcome> {
     this.logTime = logTime;
     this.appliedIndex = applied;
     this.releaseWaiters();
+    this.onRestore?.(applied);
   }
 }

@@ -18,7 +18,9 @@
  *        consistency, minIndex]                                     -> result      (index = applied index)
  *   [id, 'keepalive', partition, session, open, timeoutMs]          -> null
  *   [id, 'close', partition, session]                               -> null
- *   [id, 'sub', partition, type, name]                              -> current state (events follow)
+ *   [id, 'sub', partition, type, name]                              -> current state (events follow;
+ *        served by the partition's leader only: a replica that lags could skip events by installing
+ *        a snapshot)
  *   [id, 'unsub', subscriptionId]                                   -> null
  *   [id, 'ping']                                                    -> null
  *
@@ -28,13 +30,15 @@
  *   [id, 1, WireError]                failure
  *   [0, 2, subscriptionId, event, index]  an event of a subscription (subscriptionId = the 'sub' request id)
  *   [0, 3, ids[], results[], index]   success of several commands at the same log index (one entry)
+ *   [0, 4, subscriptionId, reason]    the subscription ended on this node (its replica replaced its
+ *                                     state with a snapshot, skipping events): subscribe again
  */
 import { z } from 'zod';
 
 /** Protocol version spoken by this build; a node refuses a hello with another major version. */
 export const CLIENT_PROTOCOL_VERSION = 1;
 
-export const ResponseKind = { Ok: 0, Error: 1, Event: 2, OkMany: 3 } as const;
+export const ResponseKind = { Ok: 0, Error: 1, Event: 2, OkMany: 3, SubscriptionEnded: 4 } as const;
 
 /** How a read is served. */
 export type Consistency = 'linearizable' | 'lease' | 'sequential' | 'stale';
