@@ -24,8 +24,12 @@ if (!Number.isInteger(limit) || limit < 1) {
 const lines = values.file ? readFileSync(values.file, 'utf8').split('\n').filter((l) => l.trim()).slice(0, limit) : sampleLines(limit);
 const r = await run({ dir: resolve(values.dir), lines, failover: !values['no-failover'], log: (l) => console.log(l) });
 console.log(`counted ${r.words} words (${r.distinct} distinct) in ${r.seconds.toFixed(2)} s: ${Math.round(r.words / r.seconds)} words/s end to end`);
-console.log(`sink updates: ${r.sinkUpdates}; re-sent messages dropped by the counters' seen-sets: ${r.duplicatesDropped}`);
+console.log(`sink updates: ${r.sinkUpdates} (${r.sinkRecovered} read back from the retention after the failover, ${r.sinkGaps} lost); re-sent messages dropped by the counters' seen-sets: ${r.duplicatesDropped}`);
 console.log(`top words: ${r.top.map(([w, n]) => `${w} ${n}`).join(', ')}`);
+if (r.sinkUpdates !== r.words) {
+  console.log(`SINK MISMATCH: ${r.sinkUpdates} updates for ${r.words} words`);
+  process.exitCode = 1;
+}
 if (r.wrong.length === 0) console.log('verified: every count equals the count computed from the text (none lost, none counted twice)');
 else {
   console.log(`MISMATCH in ${r.wrong.length} words, e.g. ${r.wrong.slice(0, 5).join(', ')}`);
