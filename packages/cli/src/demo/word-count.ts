@@ -51,7 +51,7 @@ export const counter = component({
 });
 
 /** The network: lines -> splitter -> counter (hash by word) -> counts. */
-export const wordCount = network('word-count', { sinkRetention: 1_000 })
+export const wordCount = network('word-count', { sinkRetention: 20_000 })
   .add(splitter, { partitions: 2 })
   .add(counter, { partitions: 4, replicas: 3 })
   .connect('splitter.words', 'counter.words', hash())
