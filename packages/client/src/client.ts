@@ -288,9 +288,10 @@ export class TesseraClient {
   }
 
   /**
-   * Subscribes to a resource's events on a replica of its partition (the leader when known).
-   * `onState` receives the resource's current state first and again after every re-subscription
-   * (the replica changed); `onEvent` receives each event once, in log order.
+   * Subscribes to a resource's events at its partition's leader (nodes refuse subscriptions on
+   * followers). `onState` receives the resource's current state first and again after every
+   * re-subscription (the connection dropped, or the serving replica restored a snapshot and ended
+   * the subscription); `onEvent` receives each event once, in log order.
    */
   subscribe(partition: number, type: string, name: string, onEvent: (event: unknown, index: number) => void, onState: (state: unknown, index: number) => void): Subscription {
     if (this.closed) throw new ClientClosedError();
