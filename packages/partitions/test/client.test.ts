@@ -127,28 +127,35 @@ describe('client against three in-process nodes', () => {
     const unknown = await client.resource('nope', 'x').command('op', null).catch((e) => e);
     expect(unknown.code).toBe('UNKNOWN_RESOURCE');
   });
+
   it('subscriptions: a follower refuses them naming the leader; a replica that restores a snapshot ends them and the client subscribes again', async () => {
     cluster = await localCluster({ partitions: 1, balancer: false });
     await allLeaders(cluster);
-    const leader = cluster.nodes.find((n) => n.status()[0]!.role === 'leader')!;
-    const follower = cluster.nodes.find((n) => n !== leader)!;
     const { connect: tcp } = await import('node:net');
     const { encodeFrame, FrameDecoder } = await import('@tessera/client/protocol');
-    const [host, port] = follower.clientAddress!.split(':');
-    const answer = await new Promise<unknown[]>((resolve, reject) => {
-      const s = tcp({ host: host!, port: Number(port) });
-      const d = new FrameDecoder();
-      s.on('connect', () => s.write(encodeFrame([[7, 'sub', 0, 'lock', 'l']])));
-      s.on('data', (c: Buffer) => d.push(c, (m) => {
-        s.destroy();
-        resolve(m[0] as unknown[]);
-      }));
-      s.on('error', reject);
-    });
+    const subAt = (address: string) =>
+      new Promise<unknown[]>((resolve, reject) => {
+        const [host, port] = address.split(':');
+        const s = tcp({ host: host!, port: Number(port) });
+        const d = new FrameDecoder();
+        s.on('connect', () => s.write(encodeFrame([[7, 'sub', 0, 'lock', 'l']])));
+        s.on('data', (c: Buffer) => d.push(c, (m) => {
+          s.destroy();
+          resolve(m[0] as unknown[]);
+        }));
+        s.on('error', reject);
+      });
+    // A follower at the time of asking (should it have just become leader, ask again).
+    const answer = await until(async () => {
+      const follower = cluster!.nodes.find((n) => n.status()[0]!.role === 'follower' && n.status()[0]!.leader);
+      if (!follower) return undefined;
+      const a = await subAt(follower.clientAddress!);
+      return a[1] === 1 ? a : undefined;
+    }, 'an answer from a follower');
     expect(answer[1]).toBe(1);
     expect(answer[2]).toMatchObject({ code: 'NOT_LEADER' });
 
-    client = await connect({ endpoints: [follower.clientAddress!] }); // the client still finds the leader
+    client = await connect({ endpoints: cluster.endpoints() });
     const states: unknown[] = [];
     const events: { kind: string }[] = [];
     const sub = client.lock('l').watch((e) => (e.kind === 'state' ? states.push(e) : events.push(e)));
@@ -156,9 +163,12 @@ describe('client against three in-process nodes', () => {
     const lease = await client.lock('l').acquire();
     await until(() => (events.length === 1 ? true : undefined), 'the acquire event');
     // The serving replica replaces its state with a snapshot (here: of itself), skipping whatever
-    // events the image covers: it ends the subscription, and the client makes it again.
-    const sm = leader.stateMachine(0)!;
-    await sm.restore(sm.snapshot().chunks());
+    // events the image covers: it ends the subscription, and the client makes it again. Every
+    // replica does it, so the test does not depend on which one serves the subscription.
+    for (const n of cluster.nodes) {
+      const sm = n.stateMachine(0)!;
+      await sm.restore(sm.snapshot().chunks());
+    }
     await until(() => (states.length === 2 ? true : undefined), 'a renewed state after the restore');
     await client.lock('l').release(lease.token);
     await until(() => (events.length === 2 ? true : undefined), 'the release event on the renewed subscription');
