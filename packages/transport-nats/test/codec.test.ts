@@ -1,3 +1,4 @@
+import { seededRandom as rng } from '@tessera/testing';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, encodeBatch, message, MessageType, type Message } from '@tessera/raft';
 import { EnvelopeCodec, PayloadRejectedError } from '../src/envelope.js';
@@ -13,18 +14,6 @@ function rejected(fn: () => unknown): string {
     throw e;
   }
   return 'accepted';
-}
-
-/** A deterministic PRNG so failures replay. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomMessage(r: () => number, i: number): Message {

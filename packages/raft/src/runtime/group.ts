@@ -20,7 +20,7 @@ import type { GroupObserver } from '../interfaces/observer.js';
 import type { GroupStorage } from '../interfaces/storage-engine.js';
 import { decodeMembership, encodeMembership } from '../membership.js';
 import { EntryType, Role, type GroupId, type HardState, type LogEntry, type Membership, type Message, type NodeId, type SnapshotMeta } from '../types.js';
-import { IoQueue } from './io-queue.js';
+import { IoQueue, resetLog } from './io-queue.js';
 import { PendingQueue, Proposal } from './pending.js';
 import { SnapshotManager } from './snapshots.js';
 
@@ -184,8 +184,7 @@ export class RaftGroup<R = unknown> {
       // An installed snapshot replaces a log that disagrees with it (or ends before it); a crash
       // after the image was committed but before that log was discarded leaves both on disk.
       // Their suffix belongs to the replaced history: keeping it would break log matching.
-      await storage.log.truncateSuffix(first);
-      await storage.log.compactPrefix(snapIndex);
+      await resetLog(storage.log, snapIndex);
       first = storage.log.firstIndex();
       last = storage.log.lastIndex();
     }

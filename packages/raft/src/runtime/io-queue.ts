@@ -1,5 +1,12 @@
+import type { LogStore } from '../interfaces/log-store.js';
 import type { GroupStorage } from '../interfaces/storage-engine.js';
 import type { HardState, LogEntry } from '../types.js';
+
+/** Replaces the whole log by a snapshot at `index`: every entry goes, the log restarts after it. */
+export async function resetLog(log: LogStore, index: number): Promise<void> {
+  if (log.lastIndex() >= log.firstIndex()) await log.truncateSuffix(log.firstIndex());
+  await log.compactPrefix(index);
+}
 
 type Op =
   | { kind: 'hs'; state: HardState; done: () => void }
@@ -146,8 +153,7 @@ export class IoQueue {
             op.done();
             break;
           case 'reset':
-            if (log.lastIndex() >= log.firstIndex()) await log.truncateSuffix(log.firstIndex());
-            await log.compactPrefix(op.index);
+            await resetLog(log, op.index);
             break;
         }
       }

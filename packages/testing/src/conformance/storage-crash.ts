@@ -23,7 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { EntryType, type GroupStorage, type LogEntry, type StorageEngine } from '@tessera/raft';
-import { rng } from './storage-model.js';
+import { seededRandom } from '../sim/rng.js';
 
 const GROUP = 'crash';
 
@@ -53,7 +53,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 export async function crashWorkload(engine: StorageEngine, seed: number): Promise<never> {
   const g = await engine.openGroup(GROUP);
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = (n: number) => Math.floor(rand() * n);
   const out = (line: string) => process.stdout.write(line + '\n');
   const hs = await g.hardState.load();
@@ -173,7 +173,7 @@ function applyAck(e: Expected, op: Op): void {
 export async function runCrashCycles(opts: CrashCycleOptions): Promise<CrashReport> {
   const cycles = opts.cycles ?? Number(process.env.TESSERA_CRASH_CYCLES ?? 50);
   const seed = opts.seed ?? 1;
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const exp: Expected = { first: 1, last: 0, terms: new Map(), hardTerm: 0 };
   let acked = 0;
   let inFlightAtKill = 0;

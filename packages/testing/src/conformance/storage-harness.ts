@@ -152,8 +152,6 @@ export async function expectFailure(fn: () => unknown, what = ''): Promise<unkno
   throw new Error(`${what} expected to fail`);
 }
 
-export { rng } from './storage-model.js';
-
 /** Reads a whole log back with `entries`, paging with `maxBytes` to also exercise partial reads. */
 export async function readAll(log: GroupStorage['log'], pageBytes = Infinity): Promise<LogEntry[]> {
   const out: LogEntry[] = [];

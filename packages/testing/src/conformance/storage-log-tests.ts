@@ -10,11 +10,11 @@ import {
   expectCode,
   expectSameEntries,
   readAll,
-  rng,
   SLOW_TEST_MS,
   type StorageFixture,
 } from './storage-harness.js';
 import { ModelLog } from './storage-model.js';
+import { seededRandom } from '../sim/rng.js';
 
 const LOG_RANGE = 'LOG_RANGE';
 const LOG_COMPACTED = 'LOG_COMPACTED';
@@ -323,7 +323,7 @@ export function logStoreTests(fx: StorageFixture): void {
  * step on failure.
  */
 async function randomOps(fx: StorageFixture, seed: number): Promise<void> {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = (n: number) => Math.floor(rand() * n);
   const model = new ModelLog();
   let g = await fx.group('random');

@@ -1,7 +1,7 @@
 /**
  * A reference log for the randomized conformance test (the contract of `LogStore` written as plainly
- * as possible, so any divergence of a backend is a backend bug) and the seeded PRNG of the
- * randomized tests. No vitest import: the crash-test child process loads this.
+ * as possible, so any divergence of a backend is a backend bug). No vitest import: the crash-test
+ * child process loads this.
  */
 import type { LogEntry } from '@tessera/raft';
 
@@ -30,16 +30,4 @@ export class ModelLog {
   slice(lo: number, hi: number): LogEntry[] {
     return this.ents.slice(lo - this.first, hi - this.first);
   }
-}
-
-/** Seeded PRNG (mulberry32) for the randomized tests; the seed is printed on failure. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
