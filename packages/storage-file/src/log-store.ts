@@ -38,7 +38,7 @@ import {
   newFrameHeader,
   newRecordView,
   readRecord,
-  RECORD_HEADER_BYTES,
+  FORMAT_VERSION,
   SEGMENT_HEADER_BYTES,
 } from './frame.js';
 import { recoverLog } from './recover.js';
@@ -149,7 +149,9 @@ export class FileLogStore implements LogStore {
     }
     const prev = this.segments[this.segments.length - 1];
     let seg = prev;
-    const roll = seg === undefined || (seg.size > SEGMENT_HEADER_BYTES && seg.size + size > this.opts.segmentBytes);
+    // A segment of an older format (from before an upgrade) takes no appends: records of one
+    // segment share its header's version.
+    const roll = seg === undefined || seg.version !== FORMAT_VERSION || (seg.size > SEGMENT_HEADER_BYTES && seg.size + size > this.opts.segmentBytes);
     if (roll) {
       seg = Segment.at(this.opts.dir, this.nextSeq++, expect, SEGMENT_HEADER_BYTES, this.writeThrough);
       this.segments.push(seg);
@@ -478,16 +480,18 @@ export class FileLogStore implements LogStore {
       const dv = new DataView(buf.buffer, buf.byteOffset, n);
       for (const run of span.runs) {
         const off = run.start - span.start;
-        if (!frameValid(buf, dv, off, got, h, crc) || h.kind !== KIND_RECORDS || h.length !== run.length || h.first > run.lo || h.first + h.count < run.lo + run.count) {
+        const version = span.seg.version;
+        if (!frameValid(buf, dv, off, got, h, crc, version) || h.kind !== KIND_RECORDS || h.length !== run.length || h.first > run.lo || h.first + h.count < run.lo + run.count) {
           throw new CorruptionError(`${span.seg.path}: frame of index ${run.lo} at offset ${run.start} is damaged (group ${this.opts.group})`);
         }
         // Records are consecutive: skip to the first one wanted, then take `count`.
+        // (frameValid checked every record, so none runs past the frame.)
+        const stop = off + h.length;
         let p = off + FRAME_HEADER_BYTES;
-        for (let k = h.first; k < run.lo; k++) p += RECORD_HEADER_BYTES + dv.getUint32(p, true);
+        for (let k = h.first; k < run.lo; k++) p = readRecord(buf, dv, p, stop, h.first, version, r);
         for (let k = 0; k < run.count; k++) {
-          readRecord(dv, p, r);
+          p = readRecord(buf, dv, p, stop, h.first, version, r);
           out.push({ index: r.index, term: r.term, type: entryType(r.type), data: new Uint8Array(buf.buffer, buf.byteOffset + r.dataAt, r.length) });
-          p = r.dataAt + r.length;
         }
       }
     }

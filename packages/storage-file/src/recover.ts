@@ -1,7 +1,8 @@
 /**
  * Opening a log: scan every segment, rebuild the in-memory index, repair a torn tail.
  *
- * - Every segment starts with a format-2 header; anything else is reported (format 1 is not read).
+ * - Every segment starts with a header of format 2 or 3 (see frame.ts); anything else is reported
+ *   (format 1 is not read). Each segment's records are read in its own header's format.
  * - Records frames must carry consecutive indices across all segments; the first one held must not
  *   lie above the log's first index (the compaction marker, or 1). An intact frame out of sequence
  *   means records are missing: reported. A truncation frame voids the entries from its index on
@@ -28,10 +29,13 @@ import {
   KIND_TRUNCATION,
   MAX_RECORD_DATA,
   newFrameHeader,
+  MAX_RECORD_HEADER_BYTES,
+  newRecordView,
   readFrameHeader,
-  RECORD_HEADER_BYTES,
+  readRecord,
   SEGMENT_HEADER_BYTES,
   segmentHeaderProblem,
+  segmentVersion,
   type FrameHeader,
 } from './frame.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
@@ -105,7 +109,7 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
         await fh.close();
       }
     }
-    segments.push(Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end, opts.writeThrough));
+    segments.push(Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end, opts.writeThrough, segmentVersion(bytes)));
     expected = r.next ?? expected;
   }
 
@@ -158,12 +162,13 @@ function scanSegment(
 ): ScanResult {
   const problem = segmentHeaderProblem(bytes, crc);
   if (problem !== undefined) throw new CorruptionError(`${path}: bad segment header at offset 0: ${problem}`);
+  const version = segmentVersion(bytes);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const h = newFrameHeader();
   let firstIndex: number | undefined;
   let off = SEGMENT_HEADER_BYTES;
   while (off < bytes.length) {
-    const intact = frameValid(bytes, dv, off, bytes.length, h, crc);
+    const intact = frameValid(bytes, dv, off, bytes.length, h, crc, version);
     if (intact && h.kind === KIND_TRUNCATION) {
       // Valid only inside this segment's records, below the next index.
       if (firstIndex === undefined || expected === undefined || h.first <= firstIndex || h.first >= expected) {
@@ -179,7 +184,7 @@ function scanSegment(
     }
     if (intact && (expected === undefined || h.first === expected)) {
       firstIndex ??= h.first;
-      pushRecords(dv, off, h, first, index, seq);
+      pushRecords(bytes, dv, off, h, first, index, seq, version);
       expected = h.first + h.count;
       off += h.length;
       continue;
@@ -192,7 +197,7 @@ function scanSegment(
     if (!isLast) {
       throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) in a segment followed by a newer one`);
     }
-    const later = findLaterWrite(bytes, dv, off, expected, crc);
+    const later = findLaterWrite(bytes, dv, off, expected, crc, version);
     if (later !== undefined) {
       throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) is followed by an intact frame of a later write at offset ${later}`);
     }
@@ -201,12 +206,14 @@ function scanSegment(
   return { end: off, firstIndex, next: expected };
 }
 
-function pushRecords(dv: DataView, off: number, h: FrameHeader, first: number, index: EntryIndex, seq: number): void {
+/** Pushes the records of an intact frame (checked by frameValid) from index `first` on. */
+function pushRecords(bytes: Buffer, dv: DataView, off: number, h: FrameHeader, first: number, index: EntryIndex, seq: number, version: number): void {
+  const r = newRecordView();
+  const stop = off + h.length;
   let p = off + FRAME_HEADER_BYTES;
   for (let k = 0; k < h.count; k++) {
-    const len = dv.getUint32(p, true);
-    if (h.first + k >= first) index.push(seq, off, h.length, len, dv.getUint32(p + 12, true) + dv.getUint32(p + 16, true) * 2 ** 32);
-    p += RECORD_HEADER_BYTES + len;
+    p = readRecord(bytes, dv, p, stop, h.first, version, r);
+    if (r.index >= first) index.push(seq, off, h.length, r.length, r.term);
   }
 }
 
@@ -217,11 +224,11 @@ function pushRecords(dv: DataView, off: number, h: FrameHeader, first: number, i
  * frame of that call starts above `expected` and its call started at or below it; anything else
  * (a call's first frame, a truncation) was written later.
  */
-function findLaterWrite(bytes: Buffer, dv: DataView, off: number, expected: number | undefined, crc: Crc32cFn): number | undefined {
+function findLaterWrite(bytes: Buffer, dv: DataView, off: number, expected: number | undefined, crc: Crc32cFn, version: number): number | undefined {
   const h = newFrameHeader();
   let y = bytes.indexOf(FRAME_MAGIC_BYTES, off + 1);
   while (y >= 0) {
-    if (frameValid(bytes, dv, y, bytes.length, h, crc)) {
+    if (frameValid(bytes, dv, y, bytes.length, h, crc, version)) {
       const sameCall = expected !== undefined && h.kind !== KIND_TRUNCATION && h.callOffset > 0 && h.first > expected && h.first - h.callOffset <= expected;
       if (!sameCall) return y;
       y = bytes.indexOf(FRAME_MAGIC_BYTES, y + h.length);
@@ -248,10 +255,11 @@ async function firstRecordIndex(path: string, crc: Crc32cFn): Promise<number | u
     if (segmentHeaderProblem(head, crc) !== undefined) return undefined;
     const h = newFrameHeader();
     if (!readFrameHeader(new DataView(head.buffer, head.byteOffset, head.length), SEGMENT_HEADER_BYTES, h)) return undefined;
-    if (h.length > MAX_RECORD_DATA + FRAME_HEADER_BYTES + RECORD_HEADER_BYTES || h.length < FRAME_HEADER_BYTES) return undefined;
+    if (h.length > MAX_RECORD_DATA + FRAME_HEADER_BYTES + MAX_RECORD_HEADER_BYTES || h.length < FRAME_HEADER_BYTES) return undefined;
     const frame = Buffer.allocUnsafeSlow(h.length);
     if ((await readFull(fh, frame, 0, h.length, SEGMENT_HEADER_BYTES)) < h.length) return undefined;
-    return frameValid(frame, new DataView(frame.buffer, frame.byteOffset, frame.length), 0, frame.length, h, crc) && h.kind !== KIND_TRUNCATION ? h.first : undefined;
+    const version = segmentVersion(head);
+    return frameValid(frame, new DataView(frame.buffer, frame.byteOffset, frame.length), 0, frame.length, h, crc, version) && h.kind !== KIND_TRUNCATION ? h.first : undefined;
   } finally {
     await fh.close();
   }

@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAll } from '@tessera/snapshot-files';
+import { FORMAT_VERSION } from './frame.js';
 
 const NAME = /^(\d{20})\.seg$/;
 
@@ -45,12 +46,14 @@ export class Segment {
     size: number,
     /** Open the file with {@link O_DSYNC} (it must be defined): every write is durable when it returns. */
     readonly writeThrough = false,
+    /** Format version of the file's records (see frame.ts); only the current one takes appends. */
+    readonly version = FORMAT_VERSION,
   ) {
     this.size = size;
   }
 
-  static at(dir: string, seq: number, first: number, size: number, writeThrough = false): Segment {
-    return new Segment(seq, join(dir, segmentName(seq)), first, size, writeThrough);
+  static at(dir: string, seq: number, first: number, size: number, writeThrough = false, version = FORMAT_VERSION): Segment {
+    return new Segment(seq, join(dir, segmentName(seq)), first, size, writeThrough, version);
   }
 
   /**

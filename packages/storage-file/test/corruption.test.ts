@@ -12,7 +12,7 @@ import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store'
 import { fileStorage } from '../src/index.js';
 import { groupDirName } from '../src/group-dir.js';
 import { logDir, segments, useTempDirs } from './log-files.js';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../src/frame.js';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, recordHeaderBytes, SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const CASES = Number(process.env.TESSERA_CORRUPTION_CASES ?? 60);
 const tempDir = useTempDirs('tessera-corrupt-');
@@ -176,7 +176,8 @@ describe('file log: injected damage', () => {
     const path = join(logDir(dir), seg!);
     const b = await readFile(path);
     const off = SEGMENT_HEADER_BYTES;
-    b[off + FRAME_HEADER_BYTES + 2 * (RECORD_HEADER_BYTES + 100) + RECORD_HEADER_BYTES + 7] ^= 0x10; // data byte of index 3
+    // Records of 100 bytes, term 1, offsets below 128: a 4-byte header each.
+    b[off + FRAME_HEADER_BYTES + 2 * (recordHeaderBytes(100, 0, 1) + 100) + recordHeaderBytes(100, 2, 1) + 7] ^= 0x10; // data byte of index 3
     await writeFile(path, b);
     await expect(openLog(dir)).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining(`${seg}: damaged frame at offset ${off}`) });
   });
@@ -192,7 +193,7 @@ describe('file log: injected damage', () => {
     expect(log.lastIndex()).toBe(5);
     expectSameEntries(await readAll(log), entries(1, 5, 1, 100));
     await engine.close();
-    expect((await stat(path)).size).toBe(SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 5 * (RECORD_HEADER_BYTES + 100));
+    expect((await stat(path)).size).toBe(SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 5 * (recordHeaderBytes(100, 0, 1) + 100));
   });
 
   it('reports a missing middle segment', async () => {

@@ -1,9 +1,11 @@
 /**
- * The format-2 specifics: truncation frames (cuts inside a frame), calls split into several frames,
- * the segment header (version check, interrupted creation) and the two CRC32C implementations
- * writing the same bytes.
+ * The format specifics: truncation frames (cuts inside a frame), calls split into several frames,
+ * the segment header (version check, interrupted creation), the two CRC32C implementations
+ * writing the same bytes, format 3's variable-length record headers, and reading a log written in
+ * format 2.
  */
-import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LogEntry, LogStore, StorageEngine } from '@tessera/raft';
@@ -11,7 +13,7 @@ import { crc32cJs } from '@tessera/snapshot-files';
 import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store';
 import { fileStorage, type FileStorageOptions } from '../src/index.js';
 import { logDir, segments, useTempDirs } from './log-files.js';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TARGET_BYTES, KIND_TRUNCATION, SEGMENT_HEADER_BYTES } from '../src/frame.js';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TARGET_BYTES, KIND_TRUNCATION, recordHeaderBytes, SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const tempDir = useTempDirs('tessera-format-');
 
@@ -173,10 +175,10 @@ describe('segment header', () => {
     await engine.close();
     const path = join(logDir(dir), (await segments(dir))[0]!);
     const b = await readFile(path);
-    b.writeUInt32LE(3, 4);
+    b.writeUInt32LE(4, 4);
     b.writeUInt32LE(crc32cJs(b, 0, 12), 12);
     await writeFile(path, b);
-    await expect(openLog(dir)).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining('format version 3, this version reads 2') });
+    await expect(openLog(dir)).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining('format version 4, this version reads 2 to 3') });
   });
 
   it('deletes a newest segment whose creation a crash interrupted, and keeps appending', async () => {
@@ -219,5 +221,74 @@ describe('CRC32C implementations', () => {
       expectSameEntries(await readAll(log), batches.flat().slice(0, 49), `read with ${checksum}`);
       await engine.close();
     }
+  });
+});
+
+describe('format 3 records', () => {
+  it('round-trip lengths, offsets and terms on both sides of every varint byte boundary', async () => {
+    const dir = await tempDir();
+    const { engine, log } = await openLog(dir);
+    const lengths = [0, 1, 127, 128, 16383, 16384, 70_000];
+    const terms = [1, 127, 128, 16384, 2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER];
+    // 300 entries in one call: record offsets in the frame pass 127 (two-byte offsets).
+    const first: LogEntry[] = entries(1, 300, 1, 20).map((e, i) => ({ ...e, type: e.type, term: i < 200 ? 126 : 127 }));
+    const batches: LogEntry[][] = [first];
+    let next = 301;
+    for (const term of terms.filter((t) => t >= 127)) {
+      batches.push(lengths.map((len, i) => ({ index: next + i, term, type: first[0]!.type, data: Uint8Array.from({ length: len }, (_, j) => (j * 31 + i) & 255) })));
+      next += lengths.length;
+    }
+    for (const b of batches) await log.append(b);
+    const all = batches.flat();
+    expectSameEntries(await readAll(log), all, 'before reopen');
+    await engine.close();
+    await reopenAndCheck(dir, all, 'after reopen');
+    // A 100-byte entry of a low term near the start of its frame takes 4 bytes of header.
+    expect(recordHeaderBytes(100, 0, 1)).toBe(4);
+    expect(recordHeaderBytes(200, 300, 2 ** 40)).toBe(2 + 1 + 2 + 6);
+  });
+});
+
+describe('a log written in format 2', () => {
+  // Made by the format-2 code (commit 4557353) with sync 'always' and 64 KiB segments: entries 1..300 (term 1, 100-106 bytes,
+  // type 1 on multiples of 3), 301..320 (term 2, 300-306 bytes), truncateSuffix(310) (a truncation
+  // frame), 310..700 (term 200, 150-156 bytes), compactPrefix(50), hard state {200, n2, 650}.
+  const fixture = fileURLToPath(new URL('./fixtures/format-2', import.meta.url));
+  const fixtureEntry = (index: number, term: number, size: number): LogEntry => ({
+    index,
+    term,
+    type: (index % 3 === 0 ? 1 : 0) as LogEntry['type'],
+    data: Uint8Array.from({ length: size + (index % 7) }, (_, j) => (index + j) & 255),
+  });
+  const expected: LogEntry[] = [];
+  for (let i = 51; i <= 300; i++) expected.push(fixtureEntry(i, 1, 100));
+  for (let i = 301; i <= 309; i++) expected.push(fixtureEntry(i, 2, 300));
+  for (let i = 310; i <= 700; i++) expected.push(fixtureEntry(i, 200, 150));
+
+  it('is read as it was written, and new appends go to a new format-3 segment', async () => {
+    const dir = await tempDir();
+    await cp(fixture, dir, { recursive: true });
+    const before = await segments(dir);
+    expect(before.map((n) => n.slice(-6))).toEqual(['01.seg', '02.seg']);
+    const engine = await fileStorage({ dir, sync: 'always' });
+    const g = await engine.openGroup('g');
+    expect(await g.hardState.load()).toEqual({ term: 200, vote: 'n2', commit: 650 });
+    expect([g.log.firstIndex(), g.log.lastIndex()]).toEqual([51, 700]);
+    expectSameEntries(await readAll(g.log), expected, 'format 2');
+    expect(await g.log.term(310)).toBe(200);
+    // Cut inside the newest format-2 segment (a truncation frame in format 2's segment), then append.
+    await g.log.truncateSuffix(650);
+    const more = entries(650, 900, 201, 100);
+    await g.log.append(more);
+    await g.close();
+    await engine.close();
+    const after = await segments(dir);
+    expect(after.length).toBe(3);
+    const newest = await readFile(join(logDir(dir), after[2]!));
+    expect(newest.readUInt32LE(4)).toBe(3);
+    expect(await frames(join(logDir(dir), after[2]!))).toEqual(['650..900']);
+    const again = await openLog(dir);
+    expectSameEntries(await readAll(again.log), [...expected.slice(0, 650 - 51), ...more], 'after reopen');
+    await again.engine.close();
   });
 });
