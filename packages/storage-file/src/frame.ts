@@ -21,7 +21,7 @@
  *     28    1 kind: 1 records, 2 truncation
  *     29    3 reserved, zero
  *
- * record, format 3 (count of them, after the frame header; 4 bytes of header for a typical entry)
+ * record, format 3 (count of them, after the frame header; 4-5 bytes of header for a typical entry)
  *        varint data length
  *      1       entry type
  *        varint index offset: the record's index minus the frame's first index
@@ -38,7 +38,7 @@
  *
  * Every record carries its length, index and term; its bytes are covered by its frame's CRC32C.
  * Format 3 writes the index as an offset from the frame's first index and small numbers in one
- * byte, so a 100-byte entry costs 104 bytes on disk instead of 120: at 1024 entries per call the
+ * byte, so a 100-byte entry costs 104-105 bytes on disk instead of 120: at 1024 entries per call the
  * disk's write time, not the CPU, sets the pace, and it grows with the bytes written. An append
  * call is one frame (several when it exceeds {@link FRAME_TARGET_BYTES}), so the checksum runs once
  * over a contiguous range, natively where it can.
