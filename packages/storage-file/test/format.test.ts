@@ -4,7 +4,7 @@
  * writing the same bytes, format 3's variable-length record headers, and reading a log written in
  * format 2.
  */
-import { cp, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -268,6 +268,9 @@ describe('a log written in format 2', () => {
   it('is read as it was written, and new appends go to a new format-3 segment', async () => {
     const dir = await tempDir();
     await cp(fixture, dir, { recursive: true });
+    // Git keeps no empty directories: recreate the two the engine had made (both empty then).
+    await mkdir(join(dir, 'groups', 'g', 'snapshots'), { recursive: true });
+    await mkdir(join(dir, 'trash'), { recursive: true });
     const before = await segments(dir);
     expect(before.map((n) => n.slice(-6))).toEqual(['01.seg', '02.seg']);
     const engine = await fileStorage({ dir, sync: 'always' });
