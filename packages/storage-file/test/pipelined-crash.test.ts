@@ -115,4 +115,4 @@ it(`pipelined appends keep every acknowledged entry across ${cycles} SIGKILLs`, 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}, 300_000);
+}, Math.max(300_000, cycles * 5_000));
