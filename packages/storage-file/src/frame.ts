@@ -53,7 +53,7 @@
  * truncate the file.
  */
 import type { Crc32cFn } from '@tessera/snapshot-files';
-import type { EntryType, LogEntry } from '@tessera/raft';
+import { putVarint, varintSize, type EntryType, type LogEntry } from '@tessera/raft';
 import type { EntryIndex } from './entry-index.js';
 
 /** The version new segments are written in. */
@@ -109,34 +109,14 @@ export function segmentVersion(b: Uint8Array): number {
   return b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);
 }
 
-// ------------------------------------------------------------------ varints
-
-/** Writes `v` (a non-negative safe integer) as a varint at `p`; returns the position after it. */
-function putVarint(out: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    out[p++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[p++] = v;
-  return p;
-}
-
-/** Bytes of `v` as a varint. */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
+// ------------------------------------------------------------------ record headers
 
 /**
  * Bytes of a format-3 record header: for tests and tools that locate records in a file.
  * `offset` is the record's index minus its frame's first index.
  */
 export function recordHeaderBytes(length: number, offset: number, term: number): number {
-  return varintBytes(length) + 1 + varintBytes(offset) + varintBytes(term);
+  return varintSize(length) + 1 + varintSize(offset) + varintSize(term);
 }
 
 // ------------------------------------------------------------------ encoding

@@ -231,7 +231,7 @@ describe('format 3 records', () => {
     const lengths = [0, 1, 127, 128, 16383, 16384, 70_000];
     const terms = [1, 127, 128, 16384, 2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER];
     // 300 entries in one call: record offsets in the frame pass 127 (two-byte offsets).
-    const first: LogEntry[] = entries(1, 300, 1, 20).map((e, i) => ({ ...e, type: e.type, term: i < 200 ? 126 : 127 }));
+    const first: LogEntry[] = entries(1, 300, 1, 20).map((e, i) => ({ ...e, term: i < 200 ? 126 : 127 }));
     const batches: LogEntry[][] = [first];
     let next = 301;
     for (const term of terms.filter((t) => t >= 127)) {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { FrameError, type NodeId } from '@tessera/raft';
+import { FrameError, putVarint, varintSize, type NodeId } from '@tessera/raft';
 
 /**
  * The envelope around every NATS payload this transport publishes. The body is a batch encoded by
@@ -61,24 +61,6 @@ export type Envelope = { readonly fragment: undefined; readonly body: Uint8Array
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[pos++] = v;
-  return pos;
-}
 
 class Reader {
   pos: number;
@@ -157,16 +139,16 @@ export class EnvelopeCodec {
     const headerBytes = varintSize(from.byteLength) + from.byteLength + 4 + varintSize(h.index) + varintSize(h.count) + varintSize(h.total);
     const out = new Uint8Array(this.batchOverhead + headerBytes + chunk.byteLength);
     let pos = this.header(out, FLAG_FRAGMENT);
-    pos = writeVarint(out, pos, from.byteLength);
+    pos = putVarint(out, pos, from.byteLength);
     out.set(from, pos);
     pos += from.byteLength;
     out[pos++] = (h.id >>> 24) & 0xff;
     out[pos++] = (h.id >>> 16) & 0xff;
     out[pos++] = (h.id >>> 8) & 0xff;
     out[pos++] = h.id & 0xff;
-    pos = writeVarint(out, pos, h.index);
-    pos = writeVarint(out, pos, h.count);
-    pos = writeVarint(out, pos, h.total);
+    pos = putVarint(out, pos, h.index);
+    pos = putVarint(out, pos, h.count);
+    pos = putVarint(out, pos, h.total);
     out.set(chunk, pos);
     this.sign(out);
     return out;

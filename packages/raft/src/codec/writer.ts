@@ -1,4 +1,5 @@
 import { encodeUtf8 } from './strings.js';
+import { putVarint } from './varint.js';
 
 /**
  * Uint8Array.prototype.set, called directly: V8 (Node 20) looks `buf.set` up with an inline-cache
@@ -36,21 +37,7 @@ export class Writer {
 
   /** Writes a varint of any size at `p`; returns the position after it. */
   varintAt(p: number, v: number): number {
-    const b = this.buf;
-    if ((v >>> 0) !== v) {
-      if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) throw new RangeError(`cannot encode ${v}: not an integer in [0, 2^53)`);
-      while (v > 0xffffffff) {
-        b[p++] = (v % 0x80) | 0x80;
-        v = Math.floor(v / 0x80);
-      }
-    }
-    // Below 2^32: 32-bit integer arithmetic.
-    while (v > 0x7f) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    return p;
+    return putVarint(this.buf, p, v);
   }
 
   /** A length-prefixed UTF-8 string. ASCII under 128 characters is written directly. */
