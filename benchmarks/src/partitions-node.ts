@@ -22,6 +22,8 @@ export interface BenchNodeConfig {
   natsUrl?: string;
   profile?: boolean;
   coalesceTimers?: boolean;
+  /** `batching.maxEntriesInFlight` of the node (undefined: the default). */
+  entriesInFlight?: number;
 }
 
 async function main(): Promise<void> {
@@ -46,14 +48,21 @@ async function main(): Promise<void> {
   }
   // Counters for the benchmark's diagnostics: storage appends (each one write + fdatasync with
   // sync 'always'), entries they carried, and entries proposed by leaders here.
-  const counters = { appends: 0, appendedEntries: 0, proposedEntries: 0 };
+  // persistMs and commitMs sum the latencies of durable writes and of leaders' batches (append to
+  // commit), so the parent can report their means over its window.
+  const counters = { appends: 0, appendedEntries: 0, proposedEntries: 0, persistMs: 0, commits: 0, commitMs: 0 };
   const observer: GroupObserver = {
-    persisted(_g, entries) {
+    persisted(_g, entries, _bytes, ms) {
       counters.appends++;
       counters.appendedEntries += entries;
+      counters.persistMs += ms;
     },
     proposed(_g, count) {
       counters.proposedEntries += count;
+    },
+    committed(_g, _count, ms) {
+      counters.commits++;
+      counters.commitMs += ms;
     },
   };
   const node = await createNode({
@@ -66,6 +75,7 @@ async function main(): Promise<void> {
     raft: { tickMs: 50, electionTicks: 20 },
     balancer: { intervalMs: 200 },
     coalesceTimers: cfg.coalesceTimers ?? true,
+    ...(cfg.entriesInFlight !== undefined ? { batching: { maxEntriesInFlight: cfg.entriesInFlight } } : {}),
     observer,
   });
   process.send({ type: 'ready', clientAddress: node.clientAddress });

@@ -8,6 +8,7 @@
  *
  * Flags: --partitions 1,8  --inflight 256  --seconds 5  --storage file|memory|rocksdb
  *        --transport tcp|nats  --peers etcd,jetstream  --chart <file.svg>  --profile <dir>  --idle  --coalesce false
+ *        --entries-in-flight 1 (the nodes' batching.maxEntriesInFlight)
  *        --threadpool 16 (UV_THREADPOOL_SIZE of the node processes; default 16 unless the environment sets it)
  * `--idle`: measures memory and CPU of idle partitions instead (see measureIdle); `--coalesce false`
  * gives every group its own tick timer (to compare).
@@ -128,6 +129,8 @@ interface Settings {
   keys: number;
   valueBytes: number;
   coalesceTimers: boolean;
+  /** The nodes' `batching.maxEntriesInFlight` (undefined: the package default). */
+  entriesInFlight: number | undefined;
   /** libuv thread pool size of the node processes (UV_THREADPOOL_SIZE): concurrent fdatasyncs. */
   threadpool: string;
 }
@@ -154,6 +157,7 @@ function settings(ctx: BenchContext): Settings {
     keys: 100_000,
     valueBytes: f.size ? Number(f.size) : 100,
     coalesceTimers: f.coalesce !== 'false',
+    entriesInFlight: typeof f['entries-in-flight'] === 'string' ? Number(f['entries-in-flight']) : undefined,
     // Every group's write + fdatasync runs on the thread pool; libuv's default of 4 threads caps
     // the syncs in flight at 4 however many groups append. An explicit environment value wins.
     threadpool: typeof f.threadpool === 'string' ? f.threadpool : (process.env.UV_THREADPOOL_SIZE ?? '16'),
@@ -181,7 +185,7 @@ async function startCluster(ctx: BenchContext, s: Settings, p: number, nats: Nat
     clientPorts[id] = await freePort();
   }
   const nodes = ids.map((id) => {
-    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(nats ? { natsUrl: nats.url } : {}) };
+    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}), ...(nats ? { natsUrl: nats.url } : {}) };
     const execArgv = s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', `node-${id}-P${p}-${Date.now()}.cpuprofile`] : [];
     return new Child('partitions-node.js', { TESSERA_BENCH_NODE: JSON.stringify(cfg), UV_THREADPOOL_SIZE: s.threadpool }, execArgv);
   });
@@ -213,13 +217,20 @@ interface NodeCounters {
   appends: number;
   appendedEntries: number;
   proposedEntries: number;
+  /** Sum of durable-write latencies (ms). */
+  persistMs: number;
+  /** Leader batches committed, and the sum of their append-to-commit latencies (ms). */
+  commits: number;
+  commitMs: number;
 }
 
 /** Storage appends (write + fdatasync each) and entries of all nodes, summed. */
 async function nodeCounters(nodes: Child[] | undefined): Promise<NodeCounters | undefined> {
   if (!nodes) return undefined;
   const all = await Promise.all(nodes.map((n) => n.request({ type: 'counters' }) as Promise<NodeCounters>));
-  return all.reduce((a, c) => ({ appends: a.appends + c.appends, appendedEntries: a.appendedEntries + c.appendedEntries, proposedEntries: a.proposedEntries + c.proposedEntries }), { appends: 0, appendedEntries: 0, proposedEntries: 0 });
+  const sum: NodeCounters = { appends: 0, appendedEntries: 0, proposedEntries: 0, persistMs: 0, commits: 0, commitMs: 0 };
+  for (const c of all) for (const k of Object.keys(sum) as (keyof NodeCounters)[]) sum[k] += c[k];
+  return sum;
 }
 
 interface LoadResult extends Result {
@@ -233,6 +244,9 @@ interface LoadResult extends Result {
   /** read/write system calls (sockets and files, all server processes) per commit. */
   readSyscallsPerCommit?: number;
   writeSyscallsPerCommit?: number;
+  /** Mean latency of one durable write, and of a leader's batch from append to commit (ms). */
+  persistMs?: number;
+  commitMs?: number;
 }
 
 async function runLoad(client: Child, job: object, pids: number[], nodes?: Child[]): Promise<LoadResult> {
@@ -256,6 +270,10 @@ async function runLoad(client: Child, job: object, pids: number[], nodes?: Child
     out.syncsPerSec = (c1.appends - c0.appends) / r.elapsed;
     const entries = c1.proposedEntries - c0.proposedEntries;
     out.commandsPerEntry = entries > 0 ? r.commits / entries : 0;
+    const appends = c1.appends - c0.appends;
+    const batches = c1.commits - c0.commits;
+    if (appends > 0) out.persistMs = (c1.persistMs - c0.persistMs) / appends;
+    if (batches > 0) out.commitMs = (c1.commitMs - c0.commitMs) / batches;
   }
   return out;
 }
@@ -264,7 +282,7 @@ function row(system: string, s: Settings, params: Record<string, string | number
   const per100k = (sec: number) => (r.commits > 0 ? (sec / r.commits) * 100_000 : 0);
   return {
     benchmark: 'partitions',
-    params: { system, ...params, storage: system === 'tessera' ? s.storage : '-', transport: system === 'tessera' ? s.transport : '-' },
+    params: { system, ...params, storage: system === 'tessera' ? s.storage : '-', transport: system === 'tessera' ? s.transport : '-', ...(system === 'tessera' && s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}) },
     opsPerSec: r.commits / r.elapsed,
     p50Ms: r.p50,
     p99Ms: r.p99,
@@ -275,6 +293,8 @@ function row(system: string, s: Settings, params: Record<string, string | number
       clientCpuSecPer100k: per100k(r.cpu),
       errors: r.errors,
       ...(r.syncsPerSec !== undefined ? { syncsPerSec: Math.round(r.syncsPerSec), commandsPerEntry: Math.round(r.commandsPerEntry! * 10) / 10 } : {}),
+      ...(r.persistMs !== undefined ? { persistMs: Math.round(r.persistMs * 100) / 100 } : {}),
+      ...(r.commitMs !== undefined ? { commitMs: Math.round(r.commitMs * 100) / 100 } : {}),
       ...(r.writeSyscallsPerCommit !== undefined ? { readsPerCommit: Math.round(r.readSyscallsPerCommit! * 1000) / 1000, writesPerCommit: Math.round(r.writeSyscallsPerCommit * 1000) / 1000 } : {}),
     },
   };
@@ -373,6 +393,7 @@ const bench: Benchmark = async (ctx) => {
             `tessera P=${p} inflight=${inflight}: ${Math.round(out.opsPerSec)} commits/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
               `CPU s/100k ${cpu(out.extra!.cpuSecPer100k)} (nodes ${cpu(out.extra!.serverCpuSecPer100k)} = ${out.extra!.perServerCpuSecPer100k}, client ${cpu(out.extra!.clientCpuSecPer100k)}), ` +
               `${Math.round(r.syncsPerSec ?? 0)} syncs/s (3 nodes), ${(r.commandsPerEntry ?? 0).toFixed(1)} commands/entry, ` +
+              `write ${(r.persistMs ?? 0).toFixed(2)} ms, append-to-commit ${(r.commitMs ?? 0).toFixed(2)} ms, ` +
               `syscalls/commit ${(r.readSyscallsPerCommit ?? 0).toFixed(3)} read ${(r.writeSyscallsPerCommit ?? 0).toFixed(3)} write, ${r.errors} errors`,
           );
         }
