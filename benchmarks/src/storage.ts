@@ -1,6 +1,6 @@
 /**
  * `pnpm bench storage [--quick] [--seconds 8] [--sliceMs 250] [--batches 1,64,1024] [--depth 2]
- *  [--backends raw,raw-dsync,copy,memory,file,rocksdb]`
+ *  [--backends raw,raw-dsync,copy,memory,file,file-noprealloc,rocksdb]`
  *
  * What it measures: durable append throughput of each storage backend, one group, with entries of
  * 100 bytes in batches of 1, 64 and 1024 entries per call, every call durable before it resolves.
@@ -19,7 +19,9 @@
  *   `fdatasync` as `raw`; no framing, checksum or index. The distance from `raw` to `copy` is the
  *   cost of the interface, the distance from `copy` to `file` the cost of the file log's own work;
  * - `memory`: `@tessera/storage-memory` (no I/O: the cost of the call itself);
- * - `file`: `@tessera/storage-file`, `sync: 'always'` (one `O_DSYNC` write per call);
+ * - `file`: `@tessera/storage-file`, `sync: 'always'` (one `O_DSYNC` write per call; small calls
+ *   overwrite zeros the log wrote ahead, see its `preallocateBytes` option);
+ * - `file-noprealloc`: the same with `preallocateBytes: 0` (every call grows the file), to compare;
  * - `rocksdb`: `@tessera/storage-rocksdb`, `sync: 'always'` (one WriteBatch with sync per call).
  *
  * The backends of one batch size run interleaved, in slices of 250 ms (`--sliceMs`), until each
@@ -171,6 +173,8 @@ const BACKENDS: Record<string, (dir: string, batch: number) => Promise<Appender>
   copy: copyAppender,
   memory: async (_dir, batch) => engineAppender(memoryStorage(), batch, 64),
   file: async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always' }), batch),
+  // The file engine without preallocation (every append grows the file), to compare.
+  'file-noprealloc': async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always', preallocateBytes: 0 }), batch),
   // The file engine with its portable JavaScript CRC32C (what runs where the native one does not load).
   'file-js': async (dir, batch) => engineAppender(await fileStorage({ dir, sync: 'always', checksum: 'js' }), batch),
   rocksdb: async (dir, batch) => engineAppender(await rocksdbStorage({ dir, sync: 'always' }), batch),
@@ -257,7 +261,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
   const batches = list(ctx.flags.batches, '1,64,1024').map(Number);
   const depth = Number(ctx.flags.depth ?? 2);
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth must be a positive integer, got ${String(ctx.flags.depth)}`);
-  const backends = list(ctx.flags.backends, 'raw,raw-dsync,copy,memory,file,rocksdb');
+  const backends = list(ctx.flags.backends, 'raw,raw-dsync,copy,memory,file,file-noprealloc,rocksdb');
   for (const b of backends) if (!BACKENDS[b]) throw new Error(`unknown backend ${b} (have ${Object.keys(BACKENDS).join(', ')})`);
   for (const batch of batches) {
     ctx.log(`storage: batch ${batch}: ${backends.join(', ')} interleaved, ${seconds} s each, ${depth} in flight`);
@@ -275,7 +279,7 @@ const storage: Benchmark = async (ctx: BenchContext) => {
       const MBps = (r.entriesPerSec * ENTRY_BYTES) / 1e6;
       ctx.report({
         benchmark: 'storage',
-        params: { backend, batch, depth, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always', ...(backend === 'file' ? { checksum: fileChecksum } : backend === 'file-js' ? { checksum: 'js' } : {}) },
+        params: { backend, batch, depth, entryBytes: ENTRY_BYTES, sync: backend === 'memory' ? 'n/a' : 'always', ...(backend === 'file' ? { checksum: fileChecksum } : backend === 'file-noprealloc' ? { checksum: fileChecksum, preallocateBytes: 0 } : backend === 'file-js' ? { checksum: 'js' } : {}) },
         opsPerSec: r.entriesPerSec,
         p50Ms: r.p50,
         p99Ms: r.p99,

@@ -132,6 +132,7 @@ export class FileStorageEngine implements StorageEngine {
       sync: this.opts.sync,
       syncIntervalMs: this.opts.syncIntervalMs,
       segmentBytes: this.opts.segmentBytes,
+      preallocateBytes: this.opts.preallocateBytes,
       crc32c: this.checksum.crc32c,
       logger,
     });

@@ -16,11 +16,17 @@
  * call's bytes are ever unsynced: after a power loss only the last call can be torn, which is
  * what recovery's torn-tail rule assumes.
  *
+ * Preallocation (`sync: 'always'`, small appends): the newest segment is kept ahead of its writes
+ * with zeros, written and made durable by a fill that runs beside the queue (see `extend`), so an
+ * append's `O_DSYNC` write overwrites blocks the file has instead of growing it, and needs no
+ * journal commit. A write that would reach into a fill in flight waits for it; the zero tail is
+ * cut before a newer segment starts, and recovery reads it as the end of the log.
+ *
  * Reads run concurrently with writes. A read waits only for queued appends whose entries it needs
  * to be written (not synced); calls that destroy bytes (truncation, compaction) wait for the reads
  * made before them, so a read never sees its bytes change under it.
  */
-import { fdatasync, write } from 'node:fs';
+import { fdatasync, write, writev } from 'node:fs';
 import { unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, LogCompactedError, LogRangeError, StorageError, type LogEntry, type LogStore, type Logger } from '@tessera/raft';
@@ -42,7 +48,7 @@ import {
   SEGMENT_HEADER_BYTES,
 } from './frame.js';
 import { recoverLog } from './recover.js';
-import { O_DSYNC, Segment } from './segment.js';
+import { O_DSYNC, Segment, type Extension } from './segment.js';
 import type { SyncPolicy } from './options.js';
 
 export interface FileLogStoreOptions {
@@ -52,6 +58,8 @@ export interface FileLogStoreOptions {
   readonly sync: SyncPolicy;
   readonly syncIntervalMs: number;
   readonly segmentBytes: number;
+  /** Zeros kept written ahead of the newest segment's last write (`sync: 'always'` only; 0: none). */
+  readonly preallocateBytes: number;
   readonly crc32c: Crc32cFn;
   readonly logger: Logger;
 }
@@ -93,6 +101,17 @@ interface Task {
 
 const noop = (): void => {};
 
+/** The first zero fill of a segment; later ones match what the segment already holds, up to the option. */
+const MIN_PREALLOCATE = 64 * 1024;
+/**
+ * Preallocation pays only for small appends: it saves each append a journal commit (tens of µs)
+ * but writes every byte twice (zeros first). Above this mean append size (measured: 130 KB appends
+ * cost more CPU with it, 6 KB appends 30% less) the log grows its file as it would without it.
+ */
+const PREALLOCATE_MAX_MEAN_APPEND = 32 * 1024;
+/** Zeros for preallocation, written as many iovecs of this one (never written to). */
+const ZEROS = Buffer.alloc(1024 * 1024);
+
 /** A task from an async function. */
 function fromAsync(run: () => Promise<void>): Task['run'] {
   return (ok, fail) => void run().then(ok, fail);
@@ -109,6 +128,10 @@ export class FileLogStore implements LogStore {
   private readonly reads = new Set<Promise<unknown>>();
   private syncTimer: NodeJS.Timeout | undefined;
   private readonly encoder: FrameEncoder;
+  /** Bytes of zeros to keep ahead of the newest segment's writes (0: off; see `preallocateBytes`). */
+  private preallocate: number;
+  /** Moving mean of append sizes in bytes (see {@link PREALLOCATE_MAX_MEAN_APPEND}); -1 before the first. */
+  private meanAppend = -1;
 
   private constructor(
     private readonly opts: FileLogStoreOptions,
@@ -119,6 +142,9 @@ export class FileLogStore implements LogStore {
   ) {
     this.encoder = new FrameEncoder(opts.crc32c);
     this.writeThrough = opts.sync === 'always' && O_DSYNC !== undefined;
+    // Only an O_DSYNC write gains from overwriting: with the other policies the journal commit
+    // happens once per fdatasync or never.
+    this.preallocate = this.writeThrough ? opts.preallocateBytes : 0;
   }
 
   /** Recovers the log in `opts.dir` (see recover.ts) and opens it for appends. */
@@ -147,6 +173,7 @@ export class FileLogStore implements LogStore {
       const i = -1 - size;
       return Promise.reject(new LogRangeError(`append: expected index ${expect + i}, got ${entries[i]!.index} (group ${this.opts.group})`));
     }
+    this.meanAppend = this.meanAppend < 0 ? size : this.meanAppend + (size - this.meanAppend) / 16;
     const prev = this.segments[this.segments.length - 1];
     let seg = prev;
     // A segment of an older format (from before an upgrade) takes no appends: records of one
@@ -161,6 +188,7 @@ export class FileLogStore implements LogStore {
     const buf = encoder.out;
     encoder.index(this.idx, target.seq, base);
     target.size += size;
+    if (target.size > target.reserved) target.reserved = target.size;
 
     let markWritten = noop;
     const pw: PendingWrite = { lo: expect, written: new Promise<void>((r) => (markWritten = r)) };
@@ -174,6 +202,8 @@ export class FileLogStore implements LogStore {
     const afterWrite = (fh: FileHandle, ok: () => void, fail: (err: unknown) => void): void => {
       encoder.release(buf);
       settled();
+      if (base + size > target.allocated) target.allocated = base + size;
+      if (this.preallocate > 0) this.extend(target, fh);
       if (sync === 'always') {
         if (this.writeThrough) ok();
         else fdatasync(fh.fd, (err) => (err ? fail(err) : ok()));
@@ -186,7 +216,9 @@ export class FileLogStore implements LogStore {
     const slow = async (fh: FileHandle | undefined, done: number): Promise<FileHandle> => {
       if (fh === undefined) {
         if (roll) {
-          // The previous segment must be durable before a newer one exists (recovery relies on it).
+          // The previous segment must be durable before a newer one exists (recovery relies on
+          // it), and end with its last frame: only the newest segment may have a zero tail.
+          if (prev) await this.trimZeros(prev);
           if (prev?.dirty && sync !== 'never') await this.syncSegment(prev);
           fh = await target.create(encodeSegmentHeader(this.opts.crc32c), sync !== 'never');
           if (sync !== 'never') await fsyncDir(this.opts.dir);
@@ -199,6 +231,12 @@ export class FileLogStore implements LogStore {
       'append',
       (ok, fail) => {
         const fh = roll ? undefined : target.openHandle();
+        const ext = target.extension;
+        if (ext !== undefined && base + size > ext.from) {
+          // The write would land on bytes a zero fill is still writing: after it.
+          ext.done.then(() => slow(fh, 0)).then((h) => afterWrite(h, ok, fail), fail);
+          return;
+        }
         if (fh === undefined) {
           slow(undefined, 0).then((h) => afterWrite(h, ok, fail), fail);
           return;
@@ -240,6 +278,7 @@ export class FileLogStore implements LogStore {
     const cut = inside ? seg.size : frame;
     const marker = inside ? encodeTruncation(from, this.opts.crc32c) : undefined;
     seg.size = cut + (marker ? FRAME_HEADER_BYTES : 0);
+    if (seg.size > seg.reserved) seg.reserved = seg.size;
     idx.truncateFrom(from);
     const readers = [...this.reads];
     const sync = this.opts.sync !== 'never';
@@ -251,9 +290,16 @@ export class FileLogStore implements LogStore {
         await unlink(s.path);
         if (sync) await fsyncDir(this.opts.dir);
       }
+      await seg.extension?.done;
       const fh = await seg.handle();
-      if (marker) await writeAll(fh, marker, marker.length, cut);
-      else await fh.truncate(cut);
+      if (marker) {
+        await writeAll(fh, marker, marker.length, cut);
+        if (cut + marker.length > seg.allocated) seg.allocated = cut + marker.length;
+      } else {
+        await fh.truncate(cut);
+        seg.allocated = cut;
+        seg.reserved = Math.max(cut, seg.size);
+      }
       // Always durable, whatever the policy: a later append must never land on top of stale records.
       if (sync) await fh.datasync();
       seg.dirty = false;
@@ -418,6 +464,46 @@ export class FileLogStore implements LogStore {
       }
       return;
     }
+  }
+
+  /**
+   * Keeps the newest segment `preallocate`-ish bytes of durable zeros ahead of its writes (see the
+   * `preallocateBytes` option): starts one zero fill after the bytes every queued write will use,
+   * unless one is in flight, enough is left, or appends are large. It runs beside the queue; a
+   * write that reaches past its start waits for it. A failed fill (a full disk, say) costs nothing but the preallocation,
+   * which stops for this log: appends then grow the file as they would without it.
+   */
+  private extend(seg: Segment, fh: FileHandle): void {
+    if (seg.extension !== undefined || this.closed || this.failure || seg !== this.segments[this.segments.length - 1]) return;
+    if (this.meanAppend > PREALLOCATE_MAX_MEAN_APPEND) return;
+    const chunk = Math.min(this.preallocate, Math.max(MIN_PREALLOCATE, seg.size - SEGMENT_HEADER_BYTES));
+    if (seg.allocated - Math.max(seg.reserved, seg.size) >= chunk / 2) return;
+    const from = Math.max(seg.allocated, seg.reserved, seg.size);
+    const to = Math.min(from + chunk, this.opts.segmentBytes);
+    if (to <= from) return;
+    const iov: Buffer[] = [];
+    for (let left = to - from; left > 0; left -= ZEROS.length) iov.push(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
+    let finish = noop;
+    const ext: Extension = { from, to, done: new Promise<void>((r) => (finish = r)) };
+    seg.extension = ext;
+    writev(fh.fd, iov, from, (err, n) => {
+      seg.extension = undefined;
+      if (err) {
+        this.preallocate = 0;
+        this.opts.logger.warn({ group: this.opts.group, file: seg.path, err: err.message }, 'storage-file: preallocating the log failed; appends grow the file from now on');
+      } else if (from + n > seg.allocated) seg.allocated = from + n;
+      finish();
+    });
+  }
+
+  /** Cuts a segment's zero tail (see {@link extend}) durably, so that it ends with its last frame. */
+  private async trimZeros(s: Segment): Promise<void> {
+    await s.extension?.done;
+    if (s.allocated <= s.size) return;
+    const fh = await s.handle();
+    await fh.truncate(s.size);
+    await fh.datasync();
+    s.allocated = s.size;
   }
 
   private async syncSegment(s: Segment): Promise<void> {

@@ -7,6 +7,9 @@
  *   lie above the log's first index (the compaction marker, or 1). An intact frame out of sequence
  *   means records are missing: reported. A truncation frame voids the entries from its index on
  *   (it must lie inside its segment's records); the next frame continues from there.
+ * - Zeros from the end of the last segment's frames to the end of its file are preallocated space
+ *   (see the `preallocateBytes` option): the log ends there, and appends overwrite them. Only the
+ *   last segment may have them (a segment's zero tail is cut before a newer segment is started).
  * - A damaged frame (checksum or framing) at the end of the last segment is a write interrupted by
  *   a crash: the file is truncated to the last intact frame. It counts as the end only if nothing
  *   after it belongs to a later call; an intact frame of a later call means acknowledged data was
@@ -109,7 +112,9 @@ export async function recoverLog(dir: string, opts: RecoverOptions): Promise<Rec
         await fh.close();
       }
     }
-    segments.push(Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end, opts.writeThrough, segmentVersion(bytes)));
+    const seg = Segment.at(dir, seq, r.firstIndex ?? expected ?? first, r.end, opts.writeThrough, segmentVersion(bytes));
+    if (r.zeroTail) seg.allocated = bytes.length;
+    segments.push(seg);
     expected = r.next ?? expected;
   }
 
@@ -147,6 +152,8 @@ interface ScanResult {
   next: number | undefined;
   tornAt?: number;
   detail?: string;
+  /** The bytes after `end` are zeros (preallocated): the file is longer than its frames. */
+  zeroTail?: boolean;
 }
 
 /** Walks the frames of one segment, pushing every record at or above `first` into `index`. */
@@ -197,6 +204,7 @@ function scanSegment(
     if (!isLast) {
       throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) in a segment followed by a newer one`);
     }
+    if (allZero(bytes, off)) return { end: off, firstIndex, next: expected, zeroTail: true };
     const later = findLaterWrite(bytes, dv, off, expected, crc, version);
     if (later !== undefined) {
       throw new CorruptionError(`${path}: damaged frame at offset ${off} (${detail}) is followed by an intact frame of a later write at offset ${later}`);
@@ -204,6 +212,16 @@ function scanSegment(
     return { end: off, firstIndex, next: expected, tornAt: off, detail };
   }
   return { end: off, firstIndex, next: expected };
+}
+
+/** Whether every byte of `bytes` from `off` on is zero. */
+function allZero(bytes: Buffer, off: number): boolean {
+  const zeros = Buffer.alloc(Math.min(64 * 1024, bytes.length - off));
+  for (let i = off; i < bytes.length; i += zeros.length) {
+    const n = Math.min(zeros.length, bytes.length - i);
+    if (!bytes.subarray(i, i + n).equals(n === zeros.length ? zeros : zeros.subarray(0, n))) return false;
+  }
+  return true;
 }
 
 /** Pushes the records of an intact frame (checked by frameValid) from index `first` on. */

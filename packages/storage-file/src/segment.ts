@@ -30,9 +30,29 @@ export function parseSegmentName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** A zero fill of a segment's bytes `[from, to)` (preallocation), in flight. */
+export interface Extension {
+  readonly from: number;
+  readonly to: number;
+  /** Settles when the fill ended; never rejects (a failed fill only leaves the file shorter). */
+  readonly done: Promise<void>;
+}
+
 export class Segment {
   /** Written (or about to be written) bytes, header included: the offset of the next frame. */
   size: number;
+  /**
+   * Bytes the file is known to hold durably: frames, then zeros written ahead of them (see the
+   * `preallocateBytes` option). An append that ends at or below this overwrites existing blocks.
+   */
+  allocated: number;
+  /**
+   * End of the furthest write ever handed to this segment, queued or done (a truncation call
+   * lowers `size` at once, while writes queued before it still land): a zero fill starts above it.
+   */
+  reserved: number;
+  /** The zero fill in flight, if any: writes reaching past its `from` wait for it. */
+  extension: Extension | undefined;
   /** Written since the last fdatasync (interval and never policies). */
   dirty = false;
   private fh: FileHandle | undefined;
@@ -50,6 +70,8 @@ export class Segment {
     readonly version = FORMAT_VERSION,
   ) {
     this.size = size;
+    this.allocated = size;
+    this.reserved = size;
   }
 
   static at(dir: string, seq: number, first: number, size: number, writeThrough = false, version = FORMAT_VERSION): Segment {
@@ -87,6 +109,9 @@ export class Segment {
   }
 
   async close(): Promise<void> {
+    // A zero fill still writing through the descriptor must end before it is closed (and its
+    // number perhaps reused by another file).
+    await this.extension?.done;
     const fh = this.fh ?? (this.opening ? await this.opening.catch(() => undefined) : undefined);
     this.fh = undefined;
     this.opening = undefined;

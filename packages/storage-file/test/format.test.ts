@@ -27,11 +27,12 @@ async function openLog(dir: string, opts: Omit<FileStorageOptions, 'dir'> = {}):
   }
 }
 
-/** Kinds and first indices of the frames of a segment file, in file order. */
+/** Kinds and first indices of the frames of a segment file, in file order (up to a preallocated zero tail). */
 async function frames(path: string): Promise<string[]> {
   const b = await readFile(path);
   const out: string[] = [];
   for (let off = SEGMENT_HEADER_BYTES; off + FRAME_HEADER_BYTES <= b.length; off += b.readUInt32LE(off + 8)) {
+    if (b.subarray(off).every((x) => x === 0)) break;
     expect(b.readUInt32LE(off)).toBe(FRAME_MAGIC);
     const first = b.readUInt32LE(off + 16);
     out.push(b[off + 28] === KIND_TRUNCATION ? `cut ${first}` : `${first}..${first + b.readUInt32LE(off + 12) - 1}`);

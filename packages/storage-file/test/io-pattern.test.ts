@@ -180,16 +180,28 @@ it('sync interval: the append resolves without fdatasync; one follows within syn
   await engine.close();
 });
 
-it('a failed write rejects its append and every later call, and a call queued behind it never writes', async () => {
-  const engine = await fileStorage({ dir: join(dir, 'store') });
+// With preallocation the append after the first may wait for the zero fill the first started and
+// then write through its FileHandle; without it, it writes with fs.write. Both fail here.
+it.each([{ preallocateBytes: 0 }, {}])('a failed write rejects its append and every later call, and a call queued behind it never writes (%o)', async (extra) => {
+  const engine = await fileStorage({ dir: join(dir, 'store'), ...extra });
   const { log } = await engine.openGroup('g');
   await log.append(entries(1, 1, 1));
   const fs = createRequire(import.meta.url)('node:fs') as { write: Fn };
   const real = fs.write;
+  let attempts = 0;
+  const eio = () => {
+    attempts++;
+    return Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  };
   fs.write = (...a: unknown[]) => {
     const cb = a[a.length - 1] as Fn;
-    process.nextTick(() => cb(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })));
+    process.nextTick(() => cb(eio()));
   };
+  const probe = await open(join(dir, 'probe2'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: Fn };
+  await probe.close();
+  const realHandleWrite = proto.write;
+  proto.write = () => Promise.reject(eio());
   syncBuiltinESMExports();
   const before = counts.write;
   try {
@@ -198,8 +210,10 @@ it('a failed write rejects its append and every later call, and a call queued be
     expect(queued).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE', message: expect.stringContaining('failed earlier') } });
     await expect(log.append(entries(4, 4, 1))).rejects.toMatchObject({ code: 'STORAGE' });
     expect(counts.write).toBe(before);
+    expect(attempts, 'write attempts: the failed one only').toBe(1);
   } finally {
     fs.write = real;
+    proto.write = realHandleWrite;
     syncBuiltinESMExports();
   }
   await engine.close();

@@ -12,6 +12,8 @@ describe('fileStorage options', () => {
       [{ dir: '/tmp/x', syncIntervalMs: 0 }, 'fileStorage.syncIntervalMs'],
       [{ dir: '/tmp/x', logger: 'console' }, 'fileStorage.logger'],
       [{ dir: '/tmp/x', checksum: 'simd' }, 'fileStorage.checksum'],
+      [{ dir: '/tmp/x', preallocateBytes: -1 }, 'fileStorage.preallocateBytes'],
+      [{ dir: '/tmp/x', preallocateBytes: 1.5 }, 'fileStorage.preallocateBytes'],
       [{ dir: '/tmp/x', segmentSize: 1 }, 'fileStorage'],
     ];
     for (const [opts, path] of cases) {
