@@ -24,6 +24,8 @@ export interface BenchNodeConfig {
   coalesceTimers?: boolean;
   /** `batching.maxEntriesInFlight` of the node (undefined: the default). */
   entriesInFlight?: number;
+  /** `preallocateBytes` of the file storage (undefined: the default). */
+  preallocate?: number;
 }
 
 async function main(): Promise<void> {
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   }
   const cfg = JSON.parse(process.env.TESSERA_BENCH_NODE) as BenchNodeConfig;
   let storage: StorageEngine;
-  if (cfg.storage === 'file') storage = await fileStorage({ dir: cfg.dir, sync: 'always' });
+  if (cfg.storage === 'file') storage = await fileStorage({ dir: cfg.dir, sync: 'always', ...(cfg.preallocate !== undefined ? { preallocateBytes: cfg.preallocate } : {}) });
   else if (cfg.storage === 'rocksdb') {
     const { rocksdbStorage } = await import('@tessera/storage-rocksdb');
     storage = await rocksdbStorage({ dir: cfg.dir, sync: 'always' });

@@ -8,7 +8,7 @@
  *
  * Flags: --partitions 1,8  --inflight 256  --seconds 5  --storage file|memory|rocksdb
  *        --transport tcp|nats  --peers etcd,jetstream  --chart <file.svg>  --profile <dir>  --idle  --coalesce false
- *        --entries-in-flight 1 (the nodes' batching.maxEntriesInFlight)
+ *        --entries-in-flight 1 (the nodes' batching.maxEntriesInFlight)  --preallocate BYTES (file storage's preallocateBytes)
  *        --threadpool 16 (UV_THREADPOOL_SIZE of the node processes; default 16 unless the environment sets it)
  * `--idle`: measures memory and CPU of idle partitions instead (see measureIdle); `--coalesce false`
  * gives every group its own tick timer (to compare).
@@ -131,6 +131,8 @@ interface Settings {
   coalesceTimers: boolean;
   /** The nodes' `batching.maxEntriesInFlight` (undefined: the package default). */
   entriesInFlight: number | undefined;
+  /** `preallocateBytes` of the file storage (undefined: the package default). */
+  preallocate: number | undefined;
   /** libuv thread pool size of the node processes (UV_THREADPOOL_SIZE): concurrent fdatasyncs. */
   threadpool: string;
 }
@@ -158,6 +160,7 @@ function settings(ctx: BenchContext): Settings {
     valueBytes: f.size ? Number(f.size) : 100,
     coalesceTimers: f.coalesce !== 'false',
     entriesInFlight: typeof f['entries-in-flight'] === 'string' ? Number(f['entries-in-flight']) : undefined,
+    preallocate: typeof f.preallocate === 'string' ? Number(f.preallocate) : undefined,
     // Every group's write + fdatasync runs on the thread pool; libuv's default of 4 threads caps
     // the syncs in flight at 4 however many groups append. An explicit environment value wins.
     threadpool: typeof f.threadpool === 'string' ? f.threadpool : (process.env.UV_THREADPOOL_SIZE ?? '16'),
@@ -185,7 +188,7 @@ async function startCluster(ctx: BenchContext, s: Settings, p: number, nats: Nat
     clientPorts[id] = await freePort();
   }
   const nodes = ids.map((id) => {
-    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}), ...(nats ? { natsUrl: nats.url } : {}) };
+    const cfg: BenchNodeConfig = { id, members: ids, partitions: p, storage: s.storage, transport: s.transport, dir: join(root, id), raftPorts, clientPorts, coalesceTimers: s.coalesceTimers, ...(s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}), ...(s.preallocate !== undefined ? { preallocate: s.preallocate } : {}), ...(nats ? { natsUrl: nats.url } : {}) };
     const execArgv = s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir, '--cpu-prof-name', `node-${id}-P${p}-${Date.now()}.cpuprofile`] : [];
     return new Child('partitions-node.js', { TESSERA_BENCH_NODE: JSON.stringify(cfg), UV_THREADPOOL_SIZE: s.threadpool }, execArgv);
   });
@@ -282,7 +285,7 @@ function row(system: string, s: Settings, params: Record<string, string | number
   const per100k = (sec: number) => (r.commits > 0 ? (sec / r.commits) * 100_000 : 0);
   return {
     benchmark: 'partitions',
-    params: { system, ...params, storage: system === 'tessera' ? s.storage : '-', transport: system === 'tessera' ? s.transport : '-', ...(system === 'tessera' && s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}) },
+    params: { system, ...params, storage: system === 'tessera' ? s.storage : '-', transport: system === 'tessera' ? s.transport : '-', ...(system === 'tessera' && s.entriesInFlight !== undefined ? { entriesInFlight: s.entriesInFlight } : {}), ...(system === 'tessera' && s.preallocate !== undefined ? { preallocateBytes: s.preallocate } : {}) },
     opsPerSec: r.commits / r.elapsed,
     p50Ms: r.p50,
     p99Ms: r.p99,
