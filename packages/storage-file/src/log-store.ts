@@ -470,15 +470,17 @@ export class FileLogStore implements LogStore {
    * Keeps the newest segment `preallocate`-ish bytes of durable zeros ahead of its writes (see the
    * `preallocateBytes` option): starts one zero fill after the bytes every queued write will use,
    * unless one is in flight, enough is left, or appends are large. It runs beside the queue; a
-   * write that reaches past its start waits for it. A failed fill (a full disk, say) costs nothing but the preallocation,
-   * which stops for this log: appends then grow the file as they would without it.
+   * write that reaches past its start waits for it. A failed fill (a full disk, say) costs nothing
+   * but the preallocation, which stops for this log: appends then grow the file as they would
+   * without it.
    */
   private extend(seg: Segment, fh: FileHandle): void {
     if (seg.extension !== undefined || this.closed || this.failure || seg !== this.segments[this.segments.length - 1]) return;
     if (this.meanAppend > PREALLOCATE_MAX_MEAN_APPEND) return;
     const chunk = Math.min(this.preallocate, Math.max(MIN_PREALLOCATE, seg.size - SEGMENT_HEADER_BYTES));
-    if (seg.allocated - Math.max(seg.reserved, seg.size) >= chunk / 2) return;
-    const from = Math.max(seg.allocated, seg.reserved, seg.size);
+    // `reserved` is never below `size` (see Segment): the fill starts above every write made.
+    if (seg.allocated - seg.reserved >= chunk / 2) return;
+    const from = Math.max(seg.allocated, seg.reserved);
     const to = Math.min(from + chunk, this.opts.segmentBytes);
     if (to <= from) return;
     const iov: Buffer[] = [];
@@ -502,7 +504,7 @@ export class FileLogStore implements LogStore {
     if (s.allocated <= s.size) return;
     const fh = await s.handle();
     await fh.truncate(s.size);
-    await fh.datasync();
+    if (this.opts.sync !== 'never') await fh.datasync();
     s.allocated = s.size;
   }
 

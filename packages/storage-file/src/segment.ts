@@ -49,6 +49,7 @@ export class Segment {
   /**
    * End of the furthest write ever handed to this segment, queued or done (a truncation call
    * lowers `size` at once, while writes queued before it still land): a zero fill starts above it.
+   * Never below `size`.
    */
   reserved: number;
   /** The zero fill in flight, if any: writes reaching past its `from` wait for it. */

@@ -11,38 +11,11 @@ import type { LogEntry, StorageEngine } from '@tessera/raft';
 import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store';
 import { fileStorage } from '../src/index.js';
 import { groupDirName } from '../src/group-dir.js';
-import { logDir, segments, useTempDirs } from './log-files.js';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, recordHeaderBytes, SEGMENT_HEADER_BYTES } from '../src/frame.js';
+import { layout, logDir, openLog as openShared, segments, useTempDirs } from './log-files.js';
+import { FRAME_HEADER_BYTES, recordHeaderBytes, SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const CASES = Number(process.env.TESSERA_CORRUPTION_CASES ?? 60);
 const tempDir = useTempDirs('tessera-corrupt-');
-
-interface Frame {
-  /** First and last index held. */
-  first: number;
-  last: number;
-  callFirst: number;
-  off: number;
-  size: number;
-}
-
-/**
- * Parses the frames of an intact segment file (the test's own reading of the format), up to a
- * preallocated zero tail if it has one.
- */
-async function layout(path: string): Promise<Frame[]> {
-  const b = await readFile(path);
-  const out: Frame[] = [];
-  for (let off = SEGMENT_HEADER_BYTES; off + FRAME_HEADER_BYTES <= b.length; ) {
-    if (b.subarray(off).every((x) => x === 0)) break;
-    expect(b.readUInt32LE(off)).toBe(FRAME_MAGIC);
-    const size = b.readUInt32LE(off + 8);
-    const first = b.readUInt32LE(off + 16) + b.readUInt32LE(off + 20) * 2 ** 32;
-    out.push({ first, last: first + b.readUInt32LE(off + 12) - 1, callFirst: first - b.readUInt32LE(off + 24), off, size });
-    off += size;
-  }
-  return out;
-}
 
 /** A seeded PRNG, so a failing case can be replayed from its printed seed. */
 function rng(seed: number): (n: number) => number {
@@ -55,16 +28,8 @@ function rng(seed: number): (n: number) => number {
   };
 }
 
-async function openLog(dir: string, opts: { sync?: 'always' | 'never' } = {}): Promise<{ engine: StorageEngine; log: import('@tessera/raft').LogStore }> {
-  const engine = await fileStorage({ dir, segmentBytes: 64 * 1024, sync: opts.sync ?? 'never' });
-  try {
-    const g = await engine.openGroup('g');
-    return { engine, log: g.log };
-  } catch (err) {
-    await engine.close();
-    throw err;
-  }
-}
+/** Small segments, so that cases span several. */
+const openLog = (dir: string, opts: { sync?: 'always' | 'never' } = {}) => openShared(dir, { segmentBytes: 64 * 1024, ...opts });
 
 /** Writes `batches` as separate append calls and closes the store. */
 async function build(dir: string, batches: LogEntry[][], sync: 'always' | 'never' = 'never'): Promise<void> {

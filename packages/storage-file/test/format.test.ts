@@ -12,20 +12,10 @@ import type { LogEntry, LogStore, StorageEngine } from '@tessera/raft';
 import { crc32cJs } from '@tessera/snapshot-files';
 import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store';
 import { fileStorage, type FileStorageOptions } from '../src/index.js';
-import { logDir, segments, useTempDirs } from './log-files.js';
+import { logDir, openLog, segments, useTempDirs } from './log-files.js';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_TARGET_BYTES, KIND_TRUNCATION, recordHeaderBytes, SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const tempDir = useTempDirs('tessera-format-');
-
-async function openLog(dir: string, opts: Omit<FileStorageOptions, 'dir'> = {}): Promise<{ engine: StorageEngine; log: LogStore }> {
-  const engine = await fileStorage({ dir, sync: 'never', ...opts });
-  try {
-    return { engine, log: (await engine.openGroup('g')).log };
-  } catch (err) {
-    await engine.close();
-    throw err;
-  }
-}
 
 /** Kinds and first indices of the frames of a segment file, in file order (up to a preallocated zero tail). */
 async function frames(path: string): Promise<string[]> {

@@ -8,11 +8,11 @@
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LogEntry, LogStore, Logger, StorageEngine } from '@tessera/raft';
+import type { LogEntry, LogStore, Logger } from '@tessera/raft';
 import { entries, expectSameEntries, readAll } from '@tessera/testing/log-store';
-import { fileStorage, type FileStorageOptions } from '../src/index.js';
-import { logDir, segments, useTempDirs } from './log-files.js';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, SEGMENT_HEADER_BYTES } from '../src/frame.js';
+import type { FileStorageOptions } from '../src/index.js';
+import { framesEnd, layoutOf, logDir, openLog as openShared, segments, useTempDirs } from './log-files.js';
+import { SEGMENT_HEADER_BYTES } from '../src/frame.js';
 
 const tempDir = useTempDirs('tessera-prealloc-');
 
@@ -23,22 +23,8 @@ function recordingLogger(): Logger & { warnings: string[] } {
   return { warnings, debug: noop, info: noop, error: noop, warn: (_fields: unknown, msg?: string) => void warnings.push(String(msg ?? _fields)) } as Logger & { warnings: string[] };
 }
 
-async function openLog(dir: string, opts: Omit<FileStorageOptions, 'dir'> = {}): Promise<{ engine: StorageEngine; log: LogStore }> {
-  const engine = await fileStorage({ dir, sync: 'always', ...opts });
-  try {
-    return { engine, log: (await engine.openGroup('g')).log };
-  } catch (err) {
-    await engine.close();
-    throw err;
-  }
-}
-
-/** End of the last frame of a segment file: frames are walked by their lengths up to the first non-frame byte. */
-function framesEnd(b: Buffer): number {
-  let off = SEGMENT_HEADER_BYTES;
-  while (off + FRAME_HEADER_BYTES <= b.length && b.readUInt32LE(off) === FRAME_MAGIC) off += b.readUInt32LE(off + 8);
-  return off;
-}
+/** Preallocation serves `sync: 'always'` logs only. */
+const openLog = (dir: string, opts: Omit<FileStorageOptions, 'dir'> = {}) => openShared(dir, { sync: 'always', ...opts });
 
 const isZero = (b: Buffer) => b.every((x) => x === 0);
 
@@ -120,13 +106,8 @@ describe('preallocation', () => {
     const b = await readFile(path);
     const end = framesEnd(b);
     // The last frame, whose bytes stand in for a later write torn part-way.
-    let off = SEGMENT_HEADER_BYTES;
-    let lastStart = off;
-    while (off < end) {
-      lastStart = off;
-      off += b.readUInt32LE(off + 8);
-    }
-    damage(b, end, Buffer.from(b.subarray(lastStart, end)));
+    const last = layoutOf(b).at(-1)!;
+    damage(b, end, Buffer.from(b.subarray(last.off, end)));
     await writeFile(path, b);
 
     const logger = recordingLogger();
