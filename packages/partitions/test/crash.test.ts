@@ -76,18 +76,29 @@ describe('partition nodes in child processes, with SIGKILLs', () => {
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
     const progress = async (n: number, what: string) => {
       const target = completed + n;
-      await until(() => (completed >= target ? true : undefined), what, 30_000);
+      try {
+        await until(() => (completed >= target ? true : undefined), what, 30_000);
+      } catch (err) {
+        // Say what the cluster and the client were doing: a stall here cannot be replayed.
+        const report = await cluster!.report();
+        throw new Error(`${(err as Error).message} (${completed - target + n} of ${n} operations)\nclient: ${JSON.stringify(client!.stats())}\n${report}`, { cause: err });
+      }
     };
-    await progress(200, 'initial progress');
-    // Kill each node in turn (each leads some partitions), keep working without it, restart it.
-    for (const victim of cluster.nodes) {
-      await victim.kill();
-      await progress(150, `progress without ${victim.id}`);
-      await victim.start();
-      await progress(150, `progress after ${victim.id} restarted`);
+    try {
+      await progress(200, 'initial progress');
+      // Kill each node in turn (each leads some partitions), keep working without it, restart it.
+      for (const victim of cluster.nodes) {
+        await victim.kill();
+        await progress(150, `progress without ${victim.id}`);
+        await victim.start();
+        await progress(150, `progress after ${victim.id} restarted`);
+      }
+    } finally {
+      // Also on failure: workers left running would retry against a closed client forever.
+      stop = true;
+      await Promise.allSettled(workers);
     }
-    stop = true;
-    await Promise.all(workers);
+    await Promise.all(workers); // a worker's unexpected error fails the test
     const completedOps = history.filter((h) => h.ret !== Infinity).length;
     expect(completedOps).toBeGreaterThan(500);
     const result = checkLinearizability(kvModel(), history, { maxSteps: 5_000_000 });

@@ -132,6 +132,11 @@ export interface ProcessCluster {
   leaderOf(p: number, not?: string): Promise<NodeProcess>;
   /** Waits until every replica of every partition has applied what the most advanced one has. */
   caughtUp(): Promise<void>;
+  /**
+   * What each node is doing, for a failing test's message: whether it runs, where, its replicas'
+   * status and the tail of its stderr.
+   */
+  report(): Promise<string>;
   /** Kills every node and removes the data directories. */
   close(): Promise<void>;
 }
@@ -201,6 +206,17 @@ export async function processCluster(opts: ProcessClusterOptions): Promise<Proce
         'every replica to catch up',
         30_000,
       );
+    },
+    report: async () => {
+      const parts = await Promise.all(
+        nodes.map(async (n) => {
+          const status = await n.status();
+          const rows = (status ?? []).map((g) => `  p${g.partition}: ${g.role}, leader ${g.leader ?? '-'}, applied ${g.appliedIndex}, snapshot ${g.snapshotIndex}`);
+          const state = n.running ? `running at ${n.address?.client}` : 'down';
+          return [`${n.id} (${state}${n.running && status === undefined ? ', no status answer' : ''})`, ...rows, n.stderr ? `  stderr:\n${n.stderr.slice(-2000)}` : '  stderr: (empty)'].join('\n');
+        }),
+      );
+      return parts.join('\n');
     },
     close,
   };
