@@ -9,7 +9,9 @@ import { expectedCounts, lines, quiescent, until } from './helpers/wait.js';
 const P = 4;
 let cluster: ProcessCluster | undefined;
 let client: TesseraClient | undefined;
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failed test says what each node was doing (replicas, stderr tail) before the cluster goes.
+  if (ctx.task.result?.state === 'fail' && cluster) console.error(`cluster at the failure:\n${await cluster.report()}`);
   await client?.close().catch(() => {});
   await cluster?.close();
   client = undefined;

@@ -120,11 +120,11 @@ describe('client against three in-process nodes', () => {
     expect(await c.increment()).toBe(6);
     expect(await c.compareAndSet(6, 10)).toBe(true);
     expect(await c.get()).toBe(10);
-    const err = await client.resource('counter', 'hits').command('add', 'not a number').catch((e) => e);
+    const err = (await client.resource('counter', 'hits').command('add', 'not a number').catch((e) => e)) as OperationError;
     expect(err).toBeInstanceOf(OperationError);
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.retryable).toBe(false);
-    const unknown = await client.resource('nope', 'x').command('op', null).catch((e) => e);
+    const unknown = (await client.resource('nope', 'x').command('op', null).catch((e) => e)) as OperationError;
     expect(unknown.code).toBe('UNKNOWN_RESOURCE');
   });
 

@@ -15,7 +15,9 @@ import { processCluster, type ProcessCluster } from './helpers/processes.js';
 
 let cluster: ProcessCluster | undefined;
 let client: TesseraClient | undefined;
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failed test says what each node was doing (replicas, stderr tail) before the cluster goes.
+  if (ctx.task.result?.state === 'fail' && cluster) console.error(`cluster at the failure:\n${await cluster.report()}`);
   await client?.close().catch(() => {});
   client = undefined;
   await cluster?.close();
@@ -59,25 +61,30 @@ describe('partition nodes in child processes, with SIGKILLs', () => {
           try {
             const ok = await map.compareAndSet(key, expected, next);
             history.push({ clientId: w, input: { op: 'cas', key, expected, next }, output: ok, call, ret: performance.now() });
-          } catch {
+          } catch (err) {
             history.push({ clientId: w, input: { op: 'cas', key, expected, next }, output: undefined, call, ret: Infinity });
+            if (!TesseraError.isInstance(err)) throw err;
           }
         } else {
           try {
             const v = await map.get(key);
             history.push({ clientId: w, input: { op: 'get', key }, output: v, call, ret: performance.now() });
-          } catch {
+          } catch (err) {
             // A failed read has no effect: leave it out.
+            if (!TesseraError.isInstance(err)) throw err;
           }
         }
         completed++;
       }
     };
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
+    // Only the client's typed errors are expected: anything else is a bug, and fails the test at once.
+    const workerFailed = new Promise<never>((_, reject) => workers.forEach((w) => w.catch(reject)));
+    workerFailed.catch(() => {});
     const progress = async (n: number, what: string) => {
       const target = completed + n;
       try {
-        await until(() => (completed >= target ? true : undefined), what, 30_000);
+        await Promise.race([until(() => (completed >= target ? true : undefined), what, 30_000), workerFailed]);
       } catch (err) {
         // Say what the cluster and the client were doing: a stall here cannot be replayed.
         const report = await cluster!.report();

@@ -147,13 +147,16 @@ describe('leadership transfer', () => {
       }
     };
     const workers = Array.from({ length: 16 }, worker);
-    for (let i = 0; i < 10; i++) {
-      const l = await c.leader();
-      const target = ['a', 'b', 'c'].filter((x) => x !== l)[i % 2]!;
-      expect(await c.group(l).transferLeadership(target)).toBe(target);
-      await waitFor(() => c.group(target).role === 'leader');
+    try {
+      for (let i = 0; i < 10; i++) {
+        const l = await c.leader();
+        const target = ['a', 'b', 'c'].filter((x) => x !== l)[i % 2]!;
+        expect(await c.group(l).transferLeadership(target)).toBe(target);
+        await waitFor(() => c.group(target).role === 'leader');
+      }
+    } finally {
+      stop = true; // also when a transfer fails: no worker outlives the test
     }
-    stop = true;
     await Promise.all(workers);
     const l = await c.leader();
     await waitFor(() => ['a', 'b', 'c'].every((x) => c.group(x).status().appliedIndex === c.group(l).status().appliedIndex));

@@ -306,7 +306,9 @@ export function logStoreTests(fx: StorageFixture): void {
     SLOW_TEST_MS,
   );
 
-  for (const seed of [1, 2, 3]) {
+  // More seeds for a long run: TESSERA_STORAGE_MODEL_SEEDS=500.
+  const seeds = Math.max(1, Number(process.env.TESSERA_STORAGE_MODEL_SEEDS) || 3);
+  for (let seed = 1; seed <= seeds; seed++) {
     it(
       `matches the reference model under a random mix of operations (seed ${seed})`,
       async () => {

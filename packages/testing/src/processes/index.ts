@@ -13,6 +13,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@tessera/raft';
 
 /** What a node process reports about one of its replicas. */
 export interface PartitionStatus {
@@ -27,6 +28,20 @@ export interface PartitionStatus {
 export interface Addresses {
   raft: string;
   client: string;
+}
+
+/**
+ * For fixture scripts: a logger that writes warnings and errors as JSON lines to stderr, whose
+ * tail {@link NodeProcess} keeps and {@link ProcessCluster.report} prints (a group that failed,
+ * a peer that cannot be reached). Debug and info are dropped.
+ */
+export function stderrLogger(nodeId: string): Logger {
+  const plain = (_k: string, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : v);
+  const line = (level: string) => (obj: object, msg?: string) => {
+    process.stderr.write(`${JSON.stringify({ t: Date.now(), level, node: nodeId, msg, ...obj }, plain)}\n`);
+  };
+  const drop = () => {};
+  return { debug: drop, info: drop, warn: line('warn'), error: line('error') };
 }
 
 /** Polls `probe` until it returns something other than undefined (bounded polling, no fixed sleeps). */
