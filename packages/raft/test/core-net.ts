@@ -47,8 +47,9 @@ export class CoreNet {
       const s = seed;
       let x = s;
       const random = () => {
-        x = (x * 1103515245 + 12345) % 2147483648;
-        return x / 2147483648;
+        // Math.imul keeps the product exact (a float product above 2^53 loses its low bits).
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return x / 4294967296;
       };
       return (
         new RaftCore(

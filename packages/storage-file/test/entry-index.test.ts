@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@tessera/testing';
 import { EntryIndex } from '../src/entry-index.js';
 
 describe('EntryIndex', () => {
@@ -7,11 +8,8 @@ describe('EntryIndex', () => {
     idx.reset(1);
     let model: { i: number; off: number; seg?: number; fl?: number }[] = [];
     let first = 1;
-    let x = 7;
-    const rand = (n: number) => {
-      x = (x * 1103515245 + 12345) & 0x7fffffff;
-      return x % n;
-    };
+    const random = seededRandom(7);
+    const rand = (n: number) => Math.floor(random() * n);
     for (let step = 0; step < 300; step++) {
       const r = rand(10);
       if (r < 6) {

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@tessera/testing';
 import { expect, it } from 'vitest';
 import { fileStorage } from '../src/index.js';
 // A plain ES module shared with the child process.
@@ -70,11 +71,7 @@ function runChild(dir: string, seed: number, killAfter: number, extraMs: number)
 it(`pipelined appends keep every acknowledged entry across ${cycles} SIGKILLs`, async () => {
   expect(existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url))), 'build the package first (pnpm build)').toBe(true);
   const dir = await mkdtemp(join(tmpdir(), 'tessera-file-pipe-crash-'));
-  let seed = 0x9e3779b9;
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
+  const rand = seededRandom(0x9e3779b9);
   let acked = 0;
   let totalAcks = 0;
   let cutInFlight = 0;
