@@ -19,6 +19,6 @@ export { RaftGroup, type RaftGroupOptions, type GroupStatus, type ReadOptions, t
 export { RaftHost, type RaftHostOptions, type HostedGroupOptions } from './runtime/host.js';
 export { InProcessNetwork } from './transport/in-process.js';
 export { batchBound, encodeBatch, encodeBatchInto, decodeBatch, CODEC_VERSION, type DecodedBatch } from './codec/message-codec.js';
-export { putVarint, varintSize } from './codec/varint.js';
+export { getVarint, putVarint, varintSize, type VarintSlot } from './codec/varint.js';
 export { encodeMembership, decodeMembership, sameMembership } from './membership.js';
 export { type Discovery, type DiscoveryEvent, type DiscoveryListener, type NodeRecord, type NodeRecordInput, type StaticDiscoveryOptions, nodeRecordSchema, nodeAddressSchema, staticDiscoveryOptionsSchema, staticDiscovery, raftAddressResolver, parseNodeRecord, canonicalNodeRecord, freezeRecord, DiscoveryClosedError, DiscoveryUnavailableError, DiscoveryConflictError } from './interfaces/discovery.js';

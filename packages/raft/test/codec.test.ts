@@ -5,7 +5,7 @@
  * either returns the whole batch or throws FrameError; nothing else may escape.
  */
 import { describe, expect, it } from 'vitest';
-import { batchBound, CODEC_VERSION, decodeBatch, encodeBatch, encodeBatchInto, EntryType, FrameError, message, MessageType, TesseraError, type LogEntry, type Message } from '../src/index.js';
+import { batchBound, CODEC_VERSION, decodeBatch, encodeBatch, encodeBatchInto, EntryType, FrameError, getVarint, message, MessageType, putVarint, TesseraError, varintSize, type LogEntry, type Message } from '../src/index.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
@@ -502,5 +502,31 @@ describe('codec rejects malformed input with FrameError', () => {
     const broken = Uint8Array.from(good);
     broken[broken.length - 9] = 0xff; // the second message's type (type, flags, six varints, entry count)
     expectFrameError(broken, /message type/);
+  });
+});
+
+describe('varint helpers (putVarint, varintSize, getVarint)', () => {
+  const values = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 2 ** 31 - 1, 2 ** 32 - 1, 2 ** 32, 2 ** 35 + 17, Number.MAX_SAFE_INTEGER];
+
+  it('reads back what putVarint wrote, in varintSize bytes, from any offset', () => {
+    const b = new Uint8Array(16);
+    const slot = { value: -1 };
+    for (const v of values) {
+      const end = putVarint(b, 3, v);
+      expect(end - 3, `size of ${v}`).toBe(varintSize(v));
+      expect(getVarint(b, 3, end, slot), `end of ${v}`).toBe(end);
+      expect(slot.value).toBe(v);
+    }
+  });
+
+  it('returns -1 for a varint cut short, one longer than 8 bytes, or one above 2^53 - 1', () => {
+    const b = new Uint8Array(16);
+    const slot = { value: 7 };
+    const end = putVarint(b, 0, 2 ** 40);
+    for (let stop = 0; stop < end; stop++) expect(getVarint(b, 0, stop, slot), `stop ${stop}`).toBe(-1);
+    expect(getVarint(new Uint8Array(9).fill(0x80), 0, 9, slot)).toBe(-1);
+    // 2^53 exactly: seven full groups and a last group of 2^53 / 2^49 = 16.
+    expect(getVarint(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]), 0, 8, slot)).toBe(-1);
+    expect(slot.value).toBe(7); // untouched on failure
   });
 });

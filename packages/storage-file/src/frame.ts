@@ -53,7 +53,7 @@
  * truncate the file.
  */
 import type { Crc32cFn } from '@tessera/snapshot-files';
-import { putVarint, varintSize, type EntryType, type LogEntry } from '@tessera/raft';
+import { getVarint, putVarint, varintSize, type EntryType, type LogEntry, type VarintSlot } from '@tessera/raft';
 import type { EntryIndex } from './entry-index.js';
 
 /** The version new segments are written in. */
@@ -309,28 +309,8 @@ export function newRecordView(): RecordView {
   return { dataAt: 0, length: 0, index: 0, term: 0, type: 0 };
 }
 
-/** Scratch of {@link readVarint}: the value read. */
-let varintValue = 0;
-
-/**
- * Reads a varint at `p`, not past `stop`, into {@link varintValue}; returns the position after
- * it, or -1 if it runs past `stop` or past 2^53.
- */
-function readVarint(b: Uint8Array, p: number, stop: number): number {
-  let v = 0;
-  let scale = 1;
-  for (let n = 0; n < 8 && p < stop; n++) {
-    const byte = b[p++]!;
-    v += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      if (v > MAX_INDEX) return -1;
-      varintValue = v;
-      return p;
-    }
-    scale *= 0x80;
-  }
-  return -1;
-}
+/** Where readRecord's varints land (one at a time, synchronously). */
+const slot: VarintSlot = { value: 0 };
 
 /**
  * Reads the record at `p` of a frame whose first index is `frameFirst`, in a segment of format
@@ -347,35 +327,16 @@ export function readRecord(b: Uint8Array, dv: DataView, p: number, stop: number,
     r.term = dv.getUint32(p + 12, true) + dv.getUint32(p + 16, true) * TWO_32;
     r.dataAt = p + RECORD_HEADER_BYTES_V2;
   } else {
-    // The one-byte forms first: nearly every record has them.
-    let c = b[p];
-    if (c !== undefined && c < 0x80 && p + 1 < stop) {
-      r.length = c;
-      p++;
-    } else {
-      p = readVarint(b, p, stop);
-      if (p < 0 || varintValue > MAX_RECORD_DATA || p >= stop) return -1;
-      r.length = varintValue;
-    }
+    p = getVarint(b, p, stop, slot);
+    if (p < 0 || slot.value > MAX_RECORD_DATA || p >= stop) return -1;
+    r.length = slot.value;
     r.type = b[p++]!;
-    c = b[p];
-    if (c !== undefined && c < 0x80 && p < stop) {
-      r.index = frameFirst + c;
-      p++;
-    } else {
-      p = readVarint(b, p, stop);
-      if (p < 0) return -1;
-      r.index = frameFirst + varintValue;
-    }
-    c = b[p];
-    if (c !== undefined && c < 0x80 && p < stop) {
-      r.term = c;
-      p++;
-    } else {
-      p = readVarint(b, p, stop);
-      if (p < 0) return -1;
-      r.term = varintValue;
-    }
+    p = getVarint(b, p, stop, slot);
+    if (p < 0) return -1;
+    r.index = frameFirst + slot.value;
+    p = getVarint(b, p, stop, slot);
+    if (p < 0) return -1;
+    r.term = slot.value;
     r.dataAt = p;
   }
   const end = r.dataAt + r.length;

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { FrameError, putVarint, varintSize, type NodeId } from '@tessera/raft';
+import { FrameError, getVarint, putVarint, varintSize, type NodeId, type VarintSlot } from '@tessera/raft';
 
 /**
  * The envelope around every NATS payload this transport publishes. The body is a batch encoded by
@@ -64,6 +64,7 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 class Reader {
   pos: number;
+  private readonly slot: VarintSlot = { value: 0 };
   constructor(
     readonly buf: Uint8Array,
     start: number,
@@ -74,19 +75,10 @@ class Reader {
     if (this.pos + n > this.buf.length) throw new PayloadRejectedError('malformed-envelope', `truncated header at offset ${this.pos}`);
   }
   varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-      this.need(1);
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (result > Number.MAX_SAFE_INTEGER) break;
-        return result;
-      }
-      mul *= 0x80;
-    }
-    throw new PayloadRejectedError('malformed-envelope', 'bad varint');
+    const p = getVarint(this.buf, this.pos, this.buf.length, this.slot);
+    if (p < 0) throw new PayloadRejectedError('malformed-envelope', `bad or truncated varint at offset ${this.pos}`);
+    this.pos = p;
+    return this.slot.value;
   }
   u32(): number {
     this.need(4);

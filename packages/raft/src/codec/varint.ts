@@ -1,8 +1,9 @@
 /**
- * Unsigned LEB128 varints (7 bits per byte, low bits first) for integers in [0, 2^53): the codec's
- * writer, and the other binary formats of Tessera (the file log's records, the NATS envelope) that
- * use the same encoding.
+ * Unsigned LEB128 varints (7 bits per byte, low bits first) for integers in [0, 2^53), written by
+ * the codec's writer and read and written by the other binary formats of Tessera that use the same
+ * encoding (the file log's records, the NATS envelope).
  */
+import { MAX_VARINT_BYTES } from './format.js';
 
 /**
  * Writes `v` at `p` of `b`, which must have room (at most 8 bytes); returns the position after it.
@@ -34,4 +35,38 @@ export function varintSize(v: number): number {
     n++;
   }
   return n;
+}
+
+/** Where {@link getVarint} puts the value it read. */
+export interface VarintSlot {
+  value: number;
+}
+
+/**
+ * Reads the varint at `p` of `b`, not past `stop`, into `out.value`; returns the position after
+ * it, or -1 if it runs past `stop`, is longer than {@link MAX_VARINT_BYTES} bytes or exceeds
+ * 2^53 - 1. Never throws: the caller decides what a bad varint means (damage on disk, a rejected
+ * payload). Overlong forms are accepted (the codec's Reader, which must reject them, has its own).
+ */
+export function getVarint(b: Uint8Array, p: number, stop: number, out: VarintSlot): number {
+  if (p < stop) {
+    const c = b[p]!;
+    if (c < 0x80) {
+      out.value = c;
+      return p + 1;
+    }
+  }
+  let v = 0;
+  let scale = 1;
+  for (let n = 0; n < MAX_VARINT_BYTES && p < stop; n++) {
+    const c = b[p++]!;
+    v += (c & 0x7f) * scale;
+    if (c < 0x80) {
+      if (v > Number.MAX_SAFE_INTEGER) return -1;
+      out.value = v;
+      return p;
+    }
+    scale *= 0x80;
+  }
+  return -1;
 }
